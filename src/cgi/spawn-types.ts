@@ -1,0 +1,76 @@
+// The contract between the gateways (CGI, pool worker) and the process spawner (`cgi/spawn`).
+import type { Readable } from 'node:stream';
+
+export interface SpawnRequest {
+  /** Absolute real path of the program; run with execve semantics, never through a shell. */
+  readonly file: string;
+  /** argv after argv[0]; the gateways pass [] (never the query string: CVE-2012-1823). */
+  readonly args: readonly string[];
+  /** Working directory: the script's directory. */
+  readonly cwd: string;
+  /** The complete environment of the child: nothing else is inherited. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The request body, piped to stdin with backpressure; null closes stdin at once. */
+  readonly stdin: Readable | null;
+  /** Kill the child if it produces no stdout for this long (ms); 0 disables. */
+  readonly idleTimeoutMs: number;
+  /** Kill the child after this long in all (ms); 0 disables. */
+  readonly timeoutMs: number;
+  /** Called with each complete stderr line (capped per child by the spawner). */
+  readonly onStderrLine?: (line: string) => void;
+}
+
+export type ExitReason = 'exited' | 'killed' | 'timeout' | 'idle-timeout' | 'aborted';
+
+export interface ChildExit {
+  /** Exit code, or null when a signal ended it. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** Why it ended: by itself, or killed by us for a timeout or an abort. */
+  readonly reason: ExitReason;
+}
+
+export interface SpawnedChild {
+  readonly pid: number;
+  /** The child's stdout: the CGI response. Ends when the child closes it. */
+  readonly stdout: Readable;
+  /** Resolves once the child was reaped (never rejects). */
+  readonly exited: Promise<ChildExit>;
+  /** SIGTERM to the child's process group, SIGKILL after the grace period; idempotent. */
+  kill(reason: ExitReason): void;
+}
+
+/** Thrown (rejected) by spawn() when the program cannot be started at all. */
+export class SpawnError extends Error {
+  override readonly name = 'SpawnError';
+  /** errno code such as ENOENT, EACCES, ENOEXEC, or 'EQUEUEFULL' when the queue is full. */
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export interface Spawner {
+  /** Which mechanism runs children: the native posix_spawn helper or node's child_process. */
+  readonly backend: 'native' | 'node';
+  /** Starts a child, waiting in the bounded queue if maxChildren are running. */
+  spawn(request: SpawnRequest, signal?: AbortSignal): Promise<SpawnedChild>;
+  /** Children running now, and requests waiting for a slot. */
+  stats(): { running: number; queued: number; spawned: number };
+  /** Kills every child (TERM, grace, KILL) and waits until all are reaped. */
+  close(): Promise<void>;
+}
+
+export interface SpawnerOptions {
+  /** Children running at once; more wait in the queue. */
+  readonly maxChildren: number;
+  /** Requests allowed to wait; past it spawn() rejects with SpawnError('EQUEUEFULL'). */
+  readonly queueSize: number;
+  /** Grace between SIGTERM and SIGKILL (ms). */
+  readonly killGraceMs: number;
+  /** Per-child cap on stderr bytes passed to onStderrLine. */
+  readonly stderrLimit: number;
+  /** 'auto' uses the native helper when it was built, 'node' forces child_process. */
+  readonly backend: 'auto' | 'native' | 'node';
+}

@@ -1,0 +1,41 @@
+// Finds the compiled test files and runs them with node's test runner. Node 20's runner does not
+// expand globs, so we list the files ourselves, and we refuse to pass when none were found.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const testDir = join(root, 'dist', 'test');
+
+function find(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...find(path));
+    else if (name.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+let files = [];
+try {
+  files = find(testDir);
+} catch {
+  // handled below
+}
+const only = process.argv.slice(2);
+if (only.length > 0) files = files.filter((f) => only.some((o) => f.includes(o)));
+if (files.length === 0) {
+  console.error(`no test files found under ${relative(root, testDir)}: did the build run?`);
+  process.exit(1);
+}
+console.log(`running ${files.length} test files`);
+const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+process.stdout.write(r.stdout ?? '');
+if (r.status !== 0) process.exit(r.status ?? 1);
+const m = /^\S*\s*tests (\d+)/m.exec(r.stdout ?? '');
+if (!m || Number(m[1]) === 0) {
+  console.error('zero tests ran: refusing to pass');
+  process.exit(1);
+}
