@@ -1,0 +1,213 @@
+// The FastCGI 1.0 wire format: spec constants and pure encoders (Buffers out, no I/O).
+// Section numbers refer to the FastCGI Specification 1.0 (Open Market, 1996).
+
+/** §8: the only version there is. */
+export const FCGI_VERSION_1 = 1;
+/** §8: every record starts with this many header bytes. */
+export const FCGI_HEADER_LEN = 8;
+/** §3.3: contentLength is 16 bits. */
+export const FCGI_MAX_CONTENT_LENGTH = 0xffff;
+/** §3.3: requestId 0 is for management records. */
+export const FCGI_NULL_REQUEST_ID = 0;
+
+// §8: values for the type component of the record header.
+export const FCGI_BEGIN_REQUEST = 1;
+export const FCGI_ABORT_REQUEST = 2;
+export const FCGI_END_REQUEST = 3;
+export const FCGI_PARAMS = 4;
+export const FCGI_STDIN = 5;
+export const FCGI_STDOUT = 6;
+export const FCGI_STDERR = 7;
+export const FCGI_DATA = 8;
+export const FCGI_GET_VALUES = 9;
+export const FCGI_GET_VALUES_RESULT = 10;
+export const FCGI_UNKNOWN_TYPE = 11;
+export const FCGI_MAXTYPE = FCGI_UNKNOWN_TYPE;
+
+export type RecordType =
+  | typeof FCGI_BEGIN_REQUEST | typeof FCGI_ABORT_REQUEST | typeof FCGI_END_REQUEST
+  | typeof FCGI_PARAMS | typeof FCGI_STDIN | typeof FCGI_STDOUT | typeof FCGI_STDERR
+  | typeof FCGI_DATA | typeof FCGI_GET_VALUES | typeof FCGI_GET_VALUES_RESULT | typeof FCGI_UNKNOWN_TYPE;
+
+/** §3.3: stream records carry a byte stream ended by an empty record of the same type. */
+export function isStreamType(type: number): boolean {
+  return type >= FCGI_PARAMS && type <= FCGI_DATA;
+}
+
+/** §5.1: the flags component of FCGI_BeginRequestBody. */
+export const FCGI_KEEP_CONN = 1;
+
+// §5.1: roles.
+export const FCGI_RESPONDER = 1;
+export const FCGI_AUTHORIZER = 2;
+export const FCGI_FILTER = 3;
+export type Role = typeof FCGI_RESPONDER | typeof FCGI_AUTHORIZER | typeof FCGI_FILTER;
+
+// §5.5: the protocolStatus component of FCGI_EndRequestBody.
+export const FCGI_REQUEST_COMPLETE = 0;
+export const FCGI_CANT_MPX_CONN = 1;
+export const FCGI_OVERLOADED = 2;
+export const FCGI_UNKNOWN_ROLE = 3;
+export type ProtocolStatus =
+  | typeof FCGI_REQUEST_COMPLETE | typeof FCGI_CANT_MPX_CONN | typeof FCGI_OVERLOADED | typeof FCGI_UNKNOWN_ROLE;
+
+// §4.1: the variables of FCGI_GET_VALUES.
+export const FCGI_MAX_CONNS = 'FCGI_MAX_CONNS';
+export const FCGI_MAX_REQS = 'FCGI_MAX_REQS';
+export const FCGI_MPXS_CONNS = 'FCGI_MPXS_CONNS';
+
+/** §3.4: a length that needs more than 31 bits cannot be encoded. */
+export const FCGI_MAX_NAME_VALUE_LENGTH = 0x7fffffff;
+
+/** Zero bytes for padding; records take subarrays of it (never written to). */
+const ZEROS = Buffer.alloc(FCGI_HEADER_LEN);
+
+/** §3.3: senders should align records on 8 bytes; this is the paddingLength that does it. */
+export function paddingFor(contentLength: number): number {
+  return (8 - (contentLength & 7)) & 7;
+}
+
+/** §3.3: writes FCGI_Header at `offset`. */
+export function writeHeader(buf: Buffer, offset: number, type: number, requestId: number, contentLength: number, paddingLength: number): void {
+  buf[offset] = FCGI_VERSION_1;
+  buf[offset + 1] = type;
+  buf[offset + 2] = requestId >>> 8;
+  buf[offset + 3] = requestId & 0xff;
+  buf[offset + 4] = contentLength >>> 8;
+  buf[offset + 5] = contentLength & 0xff;
+  buf[offset + 6] = paddingLength;
+  buf[offset + 7] = 0; // reserved
+}
+
+/** One whole record in one Buffer (header, a copy of the content, padding). Content ≤ 65535 bytes. */
+export function encodeRecord(type: number, requestId: number, content?: Uint8Array): Buffer {
+  const len = content === undefined ? 0 : content.length;
+  const pad = paddingFor(len);
+  const out = Buffer.allocUnsafe(FCGI_HEADER_LEN + len + pad);
+  writeHeader(out, 0, type, requestId, len, pad);
+  if (content !== undefined && len > 0) out.set(content, FCGI_HEADER_LEN);
+  out.fill(0, FCGI_HEADER_LEN + len);
+  return out;
+}
+
+/**
+ * §3.3: a stream of any length as records of at most 65535 content bytes, pushed onto `out` as
+ * [header, content slice, padding] without copying the content (for writev). Appends nothing for
+ * empty data: the terminator is a separate, explicit `encodeRecord(type, id)`.
+ */
+export function encodeStream(type: number, requestId: number, data: Buffer, out: Buffer[]): void {
+  for (let off = 0; off < data.length; off += FCGI_MAX_CONTENT_LENGTH) {
+    const len = Math.min(FCGI_MAX_CONTENT_LENGTH, data.length - off);
+    const pad = paddingFor(len);
+    const header = Buffer.allocUnsafe(FCGI_HEADER_LEN);
+    writeHeader(header, 0, type, requestId, len, pad);
+    out.push(header, off === 0 && len === data.length ? data : data.subarray(off, off + len));
+    if (pad > 0) out.push(ZEROS.subarray(0, pad));
+  }
+}
+
+/** §5.1: FCGI_BEGIN_REQUEST with FCGI_BeginRequestBody {role, flags}. */
+export function encodeBeginRequest(requestId: number, role: Role, keepConn: boolean): Buffer {
+  const out = Buffer.alloc(FCGI_HEADER_LEN + 8);
+  writeHeader(out, 0, FCGI_BEGIN_REQUEST, requestId, 8, 0);
+  out[9] = role >>> 8;
+  out[10] = role & 0xff;
+  out[11] = keepConn ? FCGI_KEEP_CONN : 0;
+  return out;
+}
+
+/** §5.5: FCGI_END_REQUEST with FCGI_EndRequestBody {appStatus, protocolStatus}. */
+export function encodeEndRequest(requestId: number, appStatus: number, protocolStatus: ProtocolStatus): Buffer {
+  const out = Buffer.alloc(FCGI_HEADER_LEN + 8);
+  writeHeader(out, 0, FCGI_END_REQUEST, requestId, 8, 0);
+  out.writeUInt32BE(appStatus >>> 0, 8);
+  out[12] = protocolStatus;
+  return out;
+}
+
+/** §4.2: FCGI_UNKNOWN_TYPE with FCGI_UnknownTypeBody {type}. */
+export function encodeUnknownType(type: number): Buffer {
+  const out = Buffer.alloc(FCGI_HEADER_LEN + 8);
+  writeHeader(out, 0, FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, 8, 0);
+  out[8] = type;
+  return out;
+}
+
+/** §3.4: bytes needed to encode one length. */
+function lengthSize(n: number): number {
+  return n < 128 ? 1 : 4;
+}
+
+/** §3.4: 1 byte below 128, else 4 bytes big-endian with the high bit set. Returns the new offset. */
+export function writeNameValueLength(buf: Buffer, offset: number, n: number): number {
+  if (n < 128) {
+    buf[offset] = n;
+    return offset + 1;
+  }
+  buf.writeUInt32BE((n | 0x80000000) >>> 0, offset);
+  return offset + 4;
+}
+
+/**
+ * §3.4: name-value pairs as one content buffer (a PARAMS stream or GET_VALUES[_RESULT] body).
+ * Callers split it into records with encodeStream; lengths over 2^31-1 throw (a caller bug).
+ */
+export function encodeNameValuePairs(pairs: Iterable<readonly [string, string]>): Buffer {
+  const list: Array<readonly [string, string, number, number]> = [];
+  let total = 0;
+  for (const [name, value] of pairs) {
+    const nl = Buffer.byteLength(name);
+    const vl = Buffer.byteLength(value);
+    if (nl > FCGI_MAX_NAME_VALUE_LENGTH || vl > FCGI_MAX_NAME_VALUE_LENGTH) throw new RangeError('FastCGI name or value too long');
+    total += lengthSize(nl) + lengthSize(vl) + nl + vl;
+    list.push([name, value, nl, vl]);
+  }
+  const out = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (const [name, value, nl, vl] of list) {
+    off = writeNameValueLength(out, off, nl);
+    off = writeNameValueLength(out, off, vl);
+    off += out.write(name, off, nl, 'utf8');
+    off += out.write(value, off, vl, 'utf8');
+  }
+  return out;
+}
+
+/** §4.1: a FCGI_GET_VALUES record asking for `names` (values are empty). */
+export function encodeGetValues(names: readonly string[]): Buffer {
+  return encodeRecord(FCGI_GET_VALUES, FCGI_NULL_REQUEST_ID, encodeNameValuePairs(names.map((n) => [n, ''] as const)));
+}
+
+/** §4.1: a FCGI_GET_VALUES_RESULT record with the values the application knows. */
+export function encodeGetValuesResult(values: Iterable<readonly [string, string]>): Buffer {
+  return encodeRecord(FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, encodeNameValuePairs(values));
+}
+
+/**
+ * §3.4: decodes a complete run of name-value pairs into `into` (later names win). Returns false
+ * when a length runs past the end (a truncated or garbage body); never throws. Names and values
+ * are UTF-8 both ways, as Node passes a child's environment (execve) and as process.env reads it.
+ */
+export function decodeNameValuePairs(buf: Buffer, into: Map<string, string>): boolean {
+  let off = 0;
+  const end = buf.length;
+  while (off < end) {
+    let nl = buf[off]!;
+    if (nl >= 128) {
+      if (off + 4 > end) return false;
+      nl = buf.readUInt32BE(off) & 0x7fffffff;
+      off += 4;
+    } else off += 1;
+    if (off >= end) return false;
+    let vl = buf[off]!;
+    if (vl >= 128) {
+      if (off + 4 > end) return false;
+      vl = buf.readUInt32BE(off) & 0x7fffffff;
+      off += 4;
+    } else off += 1;
+    if (off + nl + vl > end) return false;
+    into.set(buf.toString('utf8', off, off + nl), buf.toString('utf8', off + nl, off + nl + vl));
+    off += nl + vl;
+  }
+  return true;
+}
