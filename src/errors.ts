@@ -7,6 +7,7 @@ export const ERRORS = {
   FF_NOT_FOUND: { status: 404, message: 'Not Found' },
   FF_METHOD_NOT_ALLOWED: { status: 405, message: 'Method Not Allowed' },
   FF_REQUEST_TIMEOUT: { status: 408, message: 'Request Timeout' },
+  FF_PRECONDITION_FAILED: { status: 412, message: 'Precondition Failed' },
   FF_BODY_TOO_LARGE: { status: 413, message: 'Content Too Large' },
   FF_RANGE_NOT_SATISFIABLE: { status: 416, message: 'Range Not Satisfiable' },
   FF_HEADERS_TOO_LARGE: { status: 431, message: 'Request Header Fields Too Large' },
