@@ -24,8 +24,8 @@ export function createLogger(opts: LogOptions): Logger {
     });
   }
   if (opts.destination) return pino({ level: opts.level, base }, opts.destination);
-  // Asynchronous stdout writes: the access log must not cost a syscall per request.
-  return pino({ level: opts.level, base }, pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+  // Asynchronous stdout writes: lines written while a write is pending are batched into one.
+  return pino({ level: opts.level, base }, pino.destination({ dest: 1, sync: false }));
 }
 
 /** A logger that drops everything: for library use and unit tests. */

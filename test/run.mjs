@@ -2,7 +2,7 @@
 // expand globs, so we list the files ourselves, and we refuse to pass when none were found.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -31,11 +31,20 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`running ${files.length} test files`);
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-process.stdout.write(r.stdout ?? '');
-if (r.status !== 0) process.exit(r.status ?? 1);
-const m = /^\S*\s*tests (\d+)/m.exec(r.stdout ?? '');
-if (!m || Number(m[1]) === 0) {
-  console.error('zero tests ran: refusing to pass');
-  process.exit(1);
-}
+// Stream the output (a long run must show progress) and keep a copy to read the summary from.
+const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+let out = '';
+child.stdout.setEncoding('utf8').on('data', (chunk) => {
+  out += chunk;
+  if (out.length > 1_000_000) out = out.slice(-100_000);
+  process.stdout.write(chunk);
+});
+child.on('close', (code, signal) => {
+  if (code !== 0) process.exit(code ?? 1);
+  const m = /^\S*\s*tests (\d+)/m.exec(out);
+  if (!m || Number(m[1]) === 0) {
+    console.error('zero tests ran: refusing to pass');
+    process.exit(1);
+  }
+  void signal;
+});

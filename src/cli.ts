@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// The forkfast command line: the only reader of process.argv and the environment.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { POOL_OPTIONS, SERVE_OPTIONS, poolConfig, serveConfig, type OptionSpec } from './config.js';
+import { UsageError } from './errors.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Exit codes of the contract: 0 success, 1 runtime failure, 2 bad usage. */
+const EXIT_RUNTIME = 1;
+const EXIT_USAGE = 2;
+
+function addOptions(cmd: Command, specs: readonly OptionSpec[]): Command {
+  for (const spec of specs) {
+    const opt = new Option(spec.flags, spec.description);
+    if (spec.repeatable) opt.argParser((value: string, prev: string[] | undefined) => [...(prev ?? []), value]);
+    // Defaults are applied by config.ts (so that env and file can sit between them and flags);
+    // commander only shows them.
+    if (spec.defaultValue !== undefined && !(Array.isArray(spec.defaultValue) && spec.defaultValue.length === 0)) {
+      opt.default(undefined, String(spec.defaultValue));
+    }
+    cmd.addOption(opt);
+  }
+  return cmd;
+}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`forkfast: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('forkfast')
+    .description('A CGI/FastCGI gateway: fork-per-request CGI and a resident FastCGI pool, side by side.')
+    .version(pkg.version, '-V, --version')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'forkfast: ')) });
+
+  let run: (() => Promise<number>) | undefined;
+
+  addOptions(program.command('serve').description('serve public/ files, /cgi-bin/ (fork per request) and /fcgi-bin/ (resident pool) over HTTP'), SERVE_OPTIONS)
+    .exitOverride()
+    .action((flags: Record<string, unknown>) => {
+      const config = serveConfig({ flags, env: process.env });
+      run = async () => (await import('./serve.js')).runServe(config);
+    });
+
+  addOptions(program.command('pool').description('run the resident FastCGI worker pool alone (a backend for nginx fastcgi_pass)'), POOL_OPTIONS)
+    .exitOverride()
+    .action((flags: Record<string, unknown>) => {
+      const config = poolConfig({ flags, env: process.env });
+      run = async () => (await import('./pool-command.js')).runPoolCommand(config);
+    });
+
+  program
+    .command('bench')
+    .description('measure fork-per-request CGI against the resident pool, side by side')
+    .argument('[scripts...]', 'scripts in cgi-bin/ to measure', [])
+    .option('--url <url>', 'target an already running forkfast instead of starting one')
+    .option('--duration <s>', 'seconds of load per phase', '5')
+    .option('--warmup <s>', 'seconds of warm-up per phase', '1')
+    .option('-c, --connections <n>', 'concurrent connections', '32')
+    .option('--cgi-bin <dir>', 'cgi-bin directory of the server bench starts', 'cgi-bin')
+    .option('--out <file>', 'write a self-contained HTML report with charts')
+    .option('--json <file>', 'write the figures as JSON')
+    .exitOverride()
+    .action((scripts: string[], flags: Record<string, unknown>) => {
+      run = async () => (await import('./bench-command.js')).runBenchCommand(scripts, flags);
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0; commander already printed them.
+      if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      return EXIT_USAGE;
+    }
+    if (err instanceof UsageError) fail(err.message, EXIT_USAGE);
+    throw err;
+  }
+  if (!run) {
+    program.outputHelp();
+    return EXIT_USAGE;
+  }
+  return run();
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) fail(err.message, EXIT_USAGE);
+    fail(err instanceof Error ? err.message : String(err), EXIT_RUNTIME);
+  },
+);

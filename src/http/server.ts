@@ -1,0 +1,145 @@
+// The HTTP front: node:http with limits, request ids, the access log, the mount table and graceful stop.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { unlinkSync } from 'node:fs';
+import type { ListenAddress } from '../config-parse.js';
+import type { Limits } from '../config.js';
+import type { Logger } from '../log.js';
+import { Dispatcher } from './dispatch.js';
+import { sendError } from '../errors.js';
+import type { Mount, RouteKind } from './route.js';
+
+export interface FrontOptions {
+  readonly mounts: readonly Mount[];
+  readonly log: Logger;
+  readonly limits: Limits;
+}
+
+export interface Front {
+  readonly server: Server;
+  listen(address: ListenAddress): Promise<{ address: string; port: number | undefined }>;
+  /** Stops accepting, lets in-flight requests finish until the deadline, then closes mounts. */
+  close(deadlineMs: number): Promise<'drained' | 'forced'>;
+  inFlight(): number;
+}
+
+const STATUS_FOR_PARSE_ERROR: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
+export function createFront(opts: FrontOptions): Front {
+  const { log, limits } = opts;
+  const dispatcher = new Dispatcher(opts.mounts);
+  const prefix = process.pid.toString(36) + '-';
+  let seq = 0;
+  let inFlight = 0;
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const id = prefix + (++seq).toString(36);
+    const started = process.hrtime.bigint();
+    const socket = req.socket;
+    const bytesBefore = socket.bytesWritten;
+    const reqLog = log.child({ reqId: id });
+    const route: { kind: RouteKind } = { kind: 'static' };
+    inFlight++;
+    res.setHeader('x-request-id', id);
+    let logged = false;
+    const done = (): void => {
+      if (logged) return;
+      logged = true;
+      inFlight--;
+      reqLog.info(
+        {
+          method: req.method,
+          path: req.url,
+          status: res.statusCode,
+          bytes: socket.bytesWritten - bytesBefore,
+          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+          route: route.kind,
+          remote: socket.remoteAddress,
+          completed: res.writableFinished,
+        },
+        'request',
+      );
+    };
+    res.once('finish', done);
+    res.once('close', done);
+    // A declared body over the limit is refused before any route sees it; chunked bodies are
+    // counted by whoever reads them (the CGI spool, the FastCGI client).
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limits.maxBodySize) {
+      res.shouldKeepAlive = false;
+      sendError(res, 'FF_BODY_TOO_LARGE', id, { connection: 'close' });
+      return;
+    }
+    void dispatcher.run(req, res, id, reqLog, req.method ?? 'GET', req.url ?? '/', 0, route);
+  };
+
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Header names arrive as received; we never need node's joined-duplicate copies twice.
+      joinDuplicateHeaders: false,
+    },
+    onRequest,
+  );
+
+  // A malformed or oversized request: answer it plainly, log one line, keep serving.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const status = STATUS_FOR_PARSE_ERROR[err.code ?? ''] ?? 400;
+    log.warn({ code: err.code, remote: socket.remoteAddress, status }, 'malformed request');
+    if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+      const body = `${status} ${reason}\n`;
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    } else {
+      socket.destroy();
+    }
+  });
+
+  const listen = (address: ListenAddress): Promise<{ address: string; port: number | undefined }> =>
+    new Promise((resolveListen, rejectListen) => {
+      server.once('error', rejectListen);
+      const ready = (): void => {
+        server.off('error', rejectListen);
+        const a = server.address();
+        if (typeof a === 'string' || a === null) resolveListen({ address: String(a ?? ''), port: undefined });
+        else resolveListen({ address: a.address, port: a.port });
+      };
+      if (address.kind === 'unix') {
+        removeStaleSocket(address.path);
+        server.listen(address.path, ready);
+      } else server.listen(address.port, address.host, ready);
+    });
+
+  const close = async (deadlineMs: number): Promise<'drained' | 'forced'> => {
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    server.closeIdleConnections();
+    // Keep-alive connections that become idle after their request must close too.
+    const idleTimer = setInterval(() => server.closeIdleConnections(), 50);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'forced'>((r) => {
+      timer = setTimeout(() => r('forced'), deadlineMs);
+    });
+    const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline]);
+    clearInterval(idleTimer);
+    clearTimeout(timer);
+    if (outcome === 'forced') server.closeAllConnections();
+    await Promise.allSettled(opts.mounts.map((m) => m.close?.()));
+    return outcome;
+  };
+
+  return { server, listen, close, inFlight: () => inFlight };
+}
+
+function removeStaleSocket(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // absent: nothing to remove
+  }
+}
