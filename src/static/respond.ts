@@ -1,0 +1,86 @@
+// Static files: writes the response for one representation: 304/412, Range 206/416, HEAD, 200.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { sendError } from '../errors.js';
+import type { RequestContext } from '../http/route.js';
+import { evaluatePreconditions, ifRangeAllows } from './conditional.js';
+import type { Representation } from './file-cache.js';
+import { parseRange, type RangeResult } from './range.js';
+
+/** The bytes of a representation: held in memory (cache hit) or an open file to stream. */
+export type Body = { readonly kind: 'buffer'; readonly buffer: Buffer } | { readonly kind: 'file'; readonly handle: FileHandle };
+
+const IGNORED: RangeResult = { kind: 'ignored' };
+
+/** Chunk size for streamed files: large enough for few syscalls, small enough to bound memory. */
+const STREAM_CHUNK = 64 * 1024;
+
+/**
+ * Answers a GET or HEAD for `rep`. Owns `body`: an open file is closed on every path (streamed with
+ * autoClose, or closed here when no body goes out). Resolves when the response is finished or the
+ * client went away, so the front's access log sees the real duration.
+ */
+export async function respond(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, rep: Representation, body: Body, nowMs: number): Promise<void> {
+  const head = ctx.method === 'HEAD';
+  const pre = evaluatePreconditions(req.headers, rep.validators);
+  if (pre !== 'proceed') {
+    await release(body);
+    if (pre === 'failed') {
+      sendError(res, 'FF_PRECONDITION_FAILED', ctx.id);
+      return;
+    }
+    res.writeHead(304, rep.headers304 as string[]);
+    res.end();
+    return;
+  }
+  // Range handling is defined for GET only; any other method ignores it (RFC 9110 §14.2). A failed
+  // If-Range means "send me the whole new version" (§13.1.5).
+  const range = !head && req.headers.range !== undefined && ifRangeAllows(req.headers, rep.validators, nowMs) ? parseRange(req.headers.range, rep.size) : IGNORED;
+  if (range.kind === 'unsatisfiable') {
+    await release(body);
+    // §15.5.17: a 416 for byte ranges carries the current length as "bytes */length".
+    sendError(res, 'FF_RANGE_NOT_SATISFIABLE', ctx.id, { 'content-range': `bytes */${rep.size}` });
+    return;
+  }
+  let start = 0;
+  let end = rep.size - 1;
+  if (range.kind === 'satisfiable') {
+    ({ start, end } = range);
+    res.writeHead(206, [...rep.headers, 'content-range', `bytes ${start}-${end}/${rep.size}`, 'content-length', String(end - start + 1)]);
+  } else {
+    res.writeHead(200, rep.headers200 as string[]);
+  }
+  if (head || rep.size === 0) {
+    await release(body);
+    res.end();
+    return;
+  }
+  if (body.kind === 'buffer') {
+    res.end(range.kind === 'satisfiable' ? body.buffer.subarray(start, end + 1) : body.buffer);
+    return;
+  }
+  await stream(res, ctx, body.handle, start, end);
+}
+
+/**
+ * Streams bytes start..end of an open file with backpressure: pipeline() pauses the file stream
+ * while the socket's buffer is full, so memory stays near one chunk per response whatever the size.
+ */
+async function stream(res: ServerResponse, ctx: RequestContext, handle: FileHandle, start: number, end: number): Promise<void> {
+  const source = handle.createReadStream({ start, end, highWaterMark: STREAM_CHUNK, autoClose: true });
+  try {
+    await pipeline(source, res);
+  } catch (err) {
+    // A client that goes away mid-file is ordinary (ERR_STREAM_PREMATURE_CLOSE); a read error is not.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE') ctx.log.debug({ code }, 'static client went away');
+    else ctx.log.warn({ err, code }, 'static file read failed');
+    // pipeline destroyed both streams; the status line is gone, so the socket is the only signal.
+    if (!res.destroyed) res.destroy();
+  }
+}
+
+async function release(body: Body): Promise<void> {
+  if (body.kind === 'file') await body.handle.close();
+}
