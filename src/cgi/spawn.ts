@@ -1,0 +1,93 @@
+// The process spawner (`cgi/spawn`): a bounded number of children, each in its own process group.
+import type { Logger } from '../log.js';
+import type { StartChild } from './spawn-backend.js';
+import { supervise } from './spawn-child.js';
+import { startNodeChild } from './spawn-node.js';
+import { abortError, SlotQueue } from './spawn-queue.js';
+import { SpawnError, type ChildExit, type SpawnedChild, type Spawner, type SpawnerOptions, type SpawnRequest } from './spawn-types.js';
+import { loadNativeStarter } from './spawn-native.js';
+
+export { SpawnError } from './spawn-types.js';
+export type { ChildExit, ExitReason, SpawnedChild, Spawner, SpawnerOptions, SpawnRequest } from './spawn-types.js';
+
+/** Defaults the configuration may start from: "a few per CPU" children (issue 3). */
+export function defaultSpawnerOptions(cpus: number): SpawnerOptions {
+  return { maxChildren: Math.max(4, cpus * 4), queueSize: 256, killGraceMs: 2000, stderrLimit: 64 * 1024, backend: 'auto' };
+}
+
+function chooseBackend(options: SpawnerOptions, log: Logger): { name: 'native' | 'node'; start: StartChild } {
+  if (options.backend === 'node') return { name: 'node', start: startNodeChild };
+  const native = loadNativeStarter(log);
+  if (native) return { name: 'native', start: native };
+  if (options.backend === 'native') {
+    throw new Error('spawn backend "native" was requested but the addon is not built (run `npm run build:native`)');
+  }
+  return { name: 'node', start: startNodeChild };
+}
+
+export function createSpawner(options: SpawnerOptions, parentLog: Logger): Spawner {
+  if (!(options.maxChildren >= 1)) throw new RangeError('maxChildren must be at least 1');
+  const log = parentLog.child({ component: 'spawn' });
+  const backend = chooseBackend(options, log);
+  const slots = new SlotQueue(options.maxChildren, Math.max(0, options.queueSize));
+  const children = new Set<SpawnedChild>();
+  let spawned = 0;
+  let closing = false;
+
+  const closedError = (): SpawnError => new SpawnError('ECLOSED', 'the spawner is closing');
+
+  async function spawn(request: SpawnRequest, signal?: AbortSignal): Promise<SpawnedChild> {
+    if (closing) throw closedError();
+    await slots.acquire(signal);
+    let raw;
+    try {
+      if (closing) throw closedError();
+      raw = await backend.start(request);
+    } catch (err) {
+      slots.release();
+      throw err;
+    }
+    spawned++;
+    const child = supervise(raw, request, {
+      killGraceMs: options.killGraceMs,
+      stderrLimit: options.stderrLimit,
+      log,
+      onReaped: () => {
+        children.delete(child);
+        slots.release();
+      },
+    });
+    children.add(child);
+    if (signal) {
+      if (signal.aborted || closing) {
+        // Abandoned while exec ran: nobody will read stdout, so close it ourselves (else its fd
+        // would stay open) and kill the child.
+        child.kill('aborted');
+        raw.stdout.destroy();
+        throw closing ? closedError() : abortError(signal);
+      }
+      const onAbort = (): void => child.kill('aborted');
+      signal.addEventListener('abort', onAbort, { once: true });
+      void child.exited.then(() => signal.removeEventListener('abort', onAbort));
+    }
+    return child;
+  }
+
+  async function close(): Promise<void> {
+    closing = true;
+    slots.rejectAll(closedError);
+    const pending: Promise<ChildExit>[] = [];
+    for (const child of children) {
+      child.kill('killed');
+      pending.push(child.exited);
+    }
+    await Promise.all(pending);
+  }
+
+  return {
+    backend: backend.name,
+    spawn,
+    stats: () => ({ running: slots.active, queued: slots.queued, spawned }),
+    close,
+  };
+}
