@@ -1,0 +1,213 @@
+// RFC 3875 §4.1 meta-variables for one request: a pure function shared by CGI (child env) and FastCGI (PARAMS).
+//
+// Exports:
+//   buildMetaVariables(input) -> MetaVariables   (a null-prototype object, name -> value)
+//   checkExecLimits(vars)     -> null | reason    (values the kernel would refuse at execve)
+//   MetaInput, ScriptTarget                       (what the builder needs, no node:http types)
+//
+// The builder takes plain data (request line parts, req.rawHeaders, socket addresses, the script
+// resolution, config) so that the FastCGI client can call it with the same inputs and turn the
+// result into name-value pairs. No regex, no closure per header: this runs on every request.
+import { resolve, sep } from 'node:path';
+
+export type MetaVariables = Record<string, string>;
+
+/** What the script resolution (cgi/script) found: the CGI view of it. */
+export interface ScriptTarget {
+  /** SCRIPT_NAME: the mount plus the script's path, decoded (RFC 3875 §4.1.13). */
+  readonly scriptName: string;
+  /** PATH_INFO: the rest of the path after the script, decoded once; '' when absent (§4.1.5). */
+  readonly pathInfo: string;
+  /** SCRIPT_FILENAME: the script's real path on disk (common extension). */
+  readonly filename: string;
+}
+
+export interface MetaInput {
+  /** REQUEST_METHOD for this dispatch (GET after a local redirect). */
+  readonly method: string;
+  /** REQUEST_URI: the request-target, raw (path and query). */
+  readonly target: string;
+  /** QUERY_STRING: raw, without '?', '' when absent (§4.1.7). */
+  readonly query: string;
+  /** '1.1' or '1.0', as node:http's req.httpVersion. */
+  readonly httpVersion: string;
+  /** req.rawHeaders: name, value, name, value... in arrival order. */
+  readonly rawHeaders: readonly string[];
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly tls: boolean;
+  readonly script: ScriptTarget;
+  /** DOCUMENT_ROOT, the public directory (absolute). */
+  readonly documentRoot: string;
+  readonly serverSoftware: string;
+  /** Exact body length when the request carries a body (after de-chunking), else null. */
+  readonly contentLength: number | null;
+  /** Pass HTTP_AUTHORIZATION to the script (off by default: it carries the password). */
+  readonly passAuthorization: boolean;
+  /** REDIRECT_STATUS for php-cgi's force-cgi-redirect check; default 200. */
+  readonly redirectStatus?: number;
+  /** Operator variables (PATH, passEnv); meta-variables win over them. */
+  readonly extra?: Readonly<Record<string, string>>;
+}
+
+/** Kernel limits of execve(2) on Linux: MAX_ARG_STRLEN is 32 pages per string. */
+const MAX_ENV_STRING = 32 * 4096 - 1;
+/** A conservative total: ARG_MAX is a quarter of the stack limit (2 MiB at the default 8 MiB). */
+const MAX_ENV_TOTAL = 1024 * 1024;
+
+// Header names we never turn into HTTP_* (RFC 3875 §4.1.18: the server may exclude any header,
+// and must not duplicate CONTENT_LENGTH / CONTENT_TYPE). Proxy is httpoxy (CVE-2016-5385).
+const SKIPPED_HEADERS: ReadonlySet<string> = new Set(['content-length', 'content-type', 'proxy', 'transfer-encoding', 'connection']);
+
+/** Memo of header name -> HTTP_* name; bounded so hostile clients cannot grow it. */
+const httpNameCache = new Map<string, string>();
+const HTTP_NAME_CACHE_MAX = 512;
+
+/** True when every character is a letter, digit or '-': anything else could alias another name. */
+function isPlainHeaderName(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2d;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function httpName(lower: string): string {
+  let name = httpNameCache.get(lower);
+  if (name === undefined) {
+    name = 'HTTP_' + lower.toUpperCase().replaceAll('-', '_');
+    if (httpNameCache.size < HTTP_NAME_CACHE_MAX) httpNameCache.set(lower, name);
+  }
+  return name;
+}
+
+/** Splits a Host header into SERVER_NAME and port, keeping IPv6 brackets (RFC 3875 §4.1.14). */
+export function splitHost(host: string): { name: string; port: string | null } {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end < 0) return { name: host, port: null };
+    const rest = host.slice(end + 1);
+    return { name: host.slice(0, end + 1), port: rest.startsWith(':') && rest.length > 1 ? rest.slice(1) : null };
+  }
+  const colon = host.lastIndexOf(':');
+  if (colon < 0) return { name: host, port: null };
+  return { name: host.slice(0, colon), port: colon + 1 < host.length ? host.slice(colon + 1) : null };
+}
+
+/** '::ffff:127.0.0.1' -> '127.0.0.1': scripts compare REMOTE_ADDR with dotted IPv4. */
+function plainAddress(addr: string): string {
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
+
+/** SERVER_NAME fallback when there is no Host: the local address, bracketed when IPv6. */
+function addressAsName(addr: string): string {
+  const a = plainAddress(addr);
+  return a.includes(':') ? `[${a}]` : a;
+}
+
+/** RFC 7617 Basic credentials -> the user id, or null when absent or not Basic. */
+function basicUser(authorization: string): string | null {
+  if (authorization.length < 6 || authorization.slice(0, 6).toLowerCase() !== 'basic ') return null;
+  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? null : decoded.slice(0, colon);
+}
+
+/**
+ * PATH_TRANSLATED (RFC 3875 §4.1.6): PATH_INFO mapped under the document root, only when
+ * PATH_INFO is set, and never a path outside the root (then it is left out).
+ */
+export function translatePath(documentRoot: string, pathInfo: string): string | null {
+  if (pathInfo === '') return null;
+  const root = resolve(documentRoot);
+  const full = resolve(root, '.' + pathInfo);
+  if (full !== root && !full.startsWith(root.endsWith(sep) ? root : root + sep)) return null;
+  // Keep a trailing slash: PATH_INFO '/dir/' names a directory.
+  return pathInfo.endsWith('/') && !full.endsWith(sep) ? full + sep : full;
+}
+
+/** Builds every meta-variable of RFC 3875 §4.1 plus the common extensions, for one request. */
+export function buildMetaVariables(input: MetaInput): MetaVariables {
+  const env: MetaVariables = Object.create(null) as MetaVariables;
+
+  // §4.1.18 protocol-specific variables: HTTP_*, repeated headers joined (RFC 9110 §5.3),
+  // Cookie with '; ' (RFC 6265 §5.4).
+  let host: string | null = null;
+  let authorization: string | null = null;
+  let contentType: string | null = null;
+  const raw = input.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    if (!isPlainHeaderName(name)) continue;
+    const lower = name.toLowerCase();
+    if (lower === 'host') host ??= value;
+    else if (lower === 'content-type') contentType ??= value;
+    else if (lower === 'authorization') {
+      authorization ??= value;
+      if (!input.passAuthorization) continue;
+    }
+    if (SKIPPED_HEADERS.has(lower)) continue;
+    const key = httpName(lower);
+    const prev = env[key];
+    env[key] = prev === undefined ? value : prev + (lower === 'cookie' ? '; ' : ', ') + value;
+  }
+
+  const user = authorization === null ? null : basicUser(authorization);
+  if (user !== null) {
+    env['AUTH_TYPE'] = 'Basic'; // §4.1.1
+    env['REMOTE_USER'] = user; // §4.1.11
+  }
+  if (input.contentLength !== null) {
+    env['CONTENT_LENGTH'] = String(input.contentLength); // §4.1.2: only with a body
+    if (contentType !== null) env['CONTENT_TYPE'] = contentType; // §4.1.3
+  }
+  env['GATEWAY_INTERFACE'] = 'CGI/1.1'; // §4.1.4
+  env['PATH_INFO'] = input.script.pathInfo; // §4.1.5
+  const translated = translatePath(input.documentRoot, input.script.pathInfo);
+  if (translated !== null) env['PATH_TRANSLATED'] = translated; // §4.1.6
+  env['QUERY_STRING'] = input.query; // §4.1.7
+  const remote = plainAddress(input.remoteAddress);
+  env['REMOTE_ADDR'] = remote; // §4.1.8
+  env['REMOTE_HOST'] = remote; // §4.1.9: the address, no DNS lookup
+  env['REQUEST_METHOD'] = input.method; // §4.1.12
+  env['SCRIPT_NAME'] = input.script.scriptName; // §4.1.13
+  const split = host === null ? null : splitHost(host);
+  env['SERVER_NAME'] = split && split.name !== '' ? split.name : addressAsName(input.localAddress); // §4.1.14
+  env['SERVER_PORT'] = split?.port ?? String(input.localPort); // §4.1.15
+  env['SERVER_PROTOCOL'] = 'HTTP/' + input.httpVersion; // §4.1.16
+  env['SERVER_SOFTWARE'] = input.serverSoftware; // §4.1.17
+
+  // Common extensions (Apache, nginx fastcgi_params): scripts and PHP expect them.
+  env['REQUEST_URI'] = input.target;
+  env['SCRIPT_FILENAME'] = input.script.filename;
+  env['DOCUMENT_ROOT'] = input.documentRoot;
+  env['REMOTE_PORT'] = String(input.remotePort);
+  env['SERVER_ADDR'] = plainAddress(input.localAddress);
+  env['REQUEST_SCHEME'] = input.tls ? 'https' : 'http';
+  if (input.tls) env['HTTPS'] = 'on';
+  env['REDIRECT_STATUS'] = String(input.redirectStatus ?? 200);
+  if (input.extra) {
+    for (const k of Object.keys(input.extra)) if (env[k] === undefined) env[k] = input.extra[k] as string;
+  }
+  return env;
+}
+
+/**
+ * Checks the variables against execve(2)'s limits (E2BIG would fail the spawn): returns the
+ * offending variable name, or null when they fit. The caller answers 431.
+ */
+export function checkExecLimits(vars: MetaVariables): string | null {
+  let total = 0;
+  for (const k of Object.keys(vars)) {
+    const size = k.length + 1 + Buffer.byteLength(vars[k] as string) + 1;
+    if (size > MAX_ENV_STRING) return k;
+    total += size + 8; // the envp pointer
+    if (total > MAX_ENV_TOTAL) return k;
+  }
+  return null;
+}

@@ -1,0 +1,221 @@
+// The /cgi-bin/ mount: CGI/1.1 (RFC 3875), one child per request: resolve, build env, spawn, answer.
+//
+// Exports: createCgiMount(opts) -> Mount, CgiMountOptions.
+//
+// One straight story per request: resolve the script (cgi/script), prepare the body (cgi/body),
+// build the meta-variables (cgi/env), spawn (cgi/spawn), parse the response head (cgi/response)
+// and write it (cgi/response-writer), or follow a local redirect (§6.2.2) through ctx.redirect().
+// Programs are exec'd directly; handler modules run in a fresh Node child through app/cgi-main.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log.js';
+import type { Mount, RequestContext } from '../http/route.js';
+import { sendError } from '../errors.js';
+import { resolveScript, type ScriptResolution } from './script.js';
+import { prepareBody, type PreparedBody } from './body.js';
+import { buildMetaVariables, checkExecLimits, type MetaVariables } from './env.js';
+import { classify, readCgiHead } from './response.js';
+import { writeDocument, writeNph } from './response-writer.js';
+import { SpawnError, type SpawnedChild, type Spawner } from './spawn-types.js';
+
+export interface CgiMountOptions {
+  /** The cgi-bin/ directory. */
+  readonly cgiBin: string;
+  /** The public/ directory: DOCUMENT_ROOT and the base of PATH_TRANSLATED. */
+  readonly publicDir: string;
+  readonly spawner: Spawner;
+  readonly log: Logger;
+  readonly limits: {
+    readonly maxBodySize: number;
+    /** Total time a child may run (ms); 0 disables. */
+    readonly timeoutMs: number;
+    /** Time a child may stay silent on stdout (ms); 0 disables. */
+    readonly idleTimeoutMs: number;
+    /** Largest response header block a script may write. */
+    readonly maxHeaderBytes: number;
+  };
+  readonly passAuthorization: boolean;
+  /** Variables the operator passes to every child (--pass-env). */
+  readonly passEnv: Readonly<Record<string, string>>;
+  /** PATH of the children; default the conventional /usr/local/bin:/usr/bin:/bin. */
+  readonly path?: string;
+  /** Default '/cgi-bin/'. */
+  readonly mountPrefix?: string;
+  readonly serverSoftware: string;
+  /** Where chunked bodies over the memory limit are spooled; default os.tmpdir(). */
+  readonly spoolDir?: string;
+}
+
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+const NO_BODY: PreparedBody = { ok: true, length: null, stream: null, dispose: async () => {} };
+/** Fields the front owns: a script cannot add a second request id. */
+const PROTECTED_FIELDS: ReadonlySet<string> = new Set(['x-request-id']);
+/** The runner of handler modules, next to this file once compiled (dist/src/app/cgi-main.js). */
+const CGI_MAIN = fileURLToPath(new URL('../app/cgi-main.js', import.meta.url));
+const noop = (): void => {};
+
+export function createCgiMount(opts: CgiMountOptions): Mount {
+  const prefix = opts.mountPrefix ?? '/cgi-bin/';
+  const root = realpathSync(opts.cgiBin);
+  const documentRoot = resolve(opts.publicDir);
+  const extra: Record<string, string> = { ...opts.passEnv, PATH: opts.passEnv['PATH'] ?? opts.path ?? DEFAULT_PATH };
+  const log = opts.log.child({ component: 'cgi' });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const script = await resolveScript(root, prefix, ctx.rawPath);
+    if (!script.ok) {
+      ctx.log.debug({ path: ctx.rawPath, reason: script.reason }, 'script refused');
+      sendError(res, script.code, ctx.id);
+      return;
+    }
+    // The request body belongs to the first dispatch only (RFC 3875 §6.2.2: a local redirect is a GET).
+    const body = ctx.redirectDepth === 0 ? await prepareBody(req, { maxBodySize: opts.limits.maxBodySize, spoolDir: opts.spoolDir }) : NO_BODY;
+    if (!body.ok) {
+      ctx.log.info({ script: script.scriptName, reason: body.reason }, 'request body refused');
+      res.shouldKeepAlive = false;
+      sendError(res, body.code, ctx.id, { connection: 'close' });
+      return;
+    }
+    try {
+      await run(req, res, ctx, script, body);
+    } catch (err) {
+      await body.dispose();
+      throw err;
+    }
+  }
+
+  function metaVariables(req: IncomingMessage, ctx: RequestContext, script: ScriptResolution, length: number | null): MetaVariables {
+    const socket = req.socket;
+    return buildMetaVariables({
+      method: ctx.method,
+      target: ctx.target,
+      query: ctx.query,
+      httpVersion: req.httpVersion,
+      rawHeaders: req.rawHeaders,
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? '',
+      localPort: socket.localPort ?? 0,
+      tls: (socket as { encrypted?: boolean }).encrypted === true,
+      script,
+      documentRoot,
+      serverSoftware: opts.serverSoftware,
+      contentLength: length,
+      passAuthorization: opts.passAuthorization,
+      extra,
+    });
+  }
+
+  async function start(res: ServerResponse, ctx: RequestContext, script: ScriptResolution, env: MetaVariables, body: PreparedBody): Promise<SpawnedChild | null> {
+    const aborted = new AbortController();
+    res.once('close', () => {
+      // The client went away before the response was complete: the child must die (issue 3).
+      if (!res.writableFinished) aborted.abort();
+    });
+    const name = script.scriptName;
+    try {
+      return await opts.spawner.spawn(
+        {
+          file: script.kind === 'program' ? script.filename : process.execPath,
+          args: script.kind === 'program' ? [] : [CGI_MAIN, script.filename],
+          cwd: script.dir,
+          env,
+          stdin: body.stream,
+          idleTimeoutMs: opts.limits.idleTimeoutMs,
+          timeoutMs: opts.limits.timeoutMs,
+          onStderrLine: (line) => ctx.log.warn({ script: name, line }, 'script stderr'),
+        },
+        aborted.signal,
+      );
+    } catch (err) {
+      if (aborted.signal.aborted) return null;
+      const code = err instanceof SpawnError ? err.code : 'EUNKNOWN';
+      if (code === 'EQUEUEFULL' || code === 'ECLOSED') {
+        ctx.log.warn({ script: name, code }, 'too many scripts running: request refused');
+        sendError(res, 'FF_OVERLOADED', ctx.id, { 'retry-after': '1' });
+      } else {
+        ctx.log.error({ script: name, file: script.filename, code, why: (err as Error).message }, 'script could not be started');
+        sendError(res, 'FF_SCRIPT_START_FAILED', ctx.id);
+      }
+      return null;
+    }
+  }
+
+  async function run(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, script: ScriptResolution, body: PreparedBody): Promise<void> {
+    const env = metaVariables(req, ctx, script, body.length);
+    const tooBig = checkExecLimits(env);
+    if (tooBig !== null) {
+      ctx.log.info({ script: script.scriptName, variable: tooBig }, 'meta-variables over the exec limits');
+      sendError(res, 'FF_HEADERS_TOO_LARGE', ctx.id);
+      await body.dispose();
+      return;
+    }
+    const child = await start(res, ctx, script, env, body);
+    if (child === null) {
+      await body.dispose();
+      return;
+    }
+    void child.exited.then((exit) => {
+      void body.dispose();
+      if (exit.reason !== 'exited' || exit.code !== 0) ctx.log.debug({ script: script.scriptName, pid: child.pid, ...exit }, 'script ended');
+    });
+    child.stdout.on('error', noop);
+    if (script.nph) {
+      await writeNph(res, child.stdout);
+      return;
+    }
+    const parsed = await readCgiHead(child.stdout, opts.limits.maxHeaderBytes);
+    if (!parsed.ok) {
+      child.kill('killed');
+      const exit = await child.exited;
+      if (exit.reason === 'aborted') return;
+      if (exit.reason === 'timeout' || exit.reason === 'idle-timeout') {
+        ctx.log.warn({ script: script.scriptName, pid: child.pid, reason: exit.reason }, 'script timed out before its headers');
+        sendError(res, 'FF_SCRIPT_TIMEOUT', ctx.id);
+        return;
+      }
+      ctx.log.warn({ script: script.scriptName, pid: child.pid, malformed: parsed.reason, line: parsed.line, exitCode: exit.code, signal: exit.signal }, 'malformed script response');
+      sendError(res, 'FF_BAD_SCRIPT_RESPONSE', ctx.id);
+      return;
+    }
+    const head = parsed.head;
+    if (classify(head) === 'local-redirect') {
+      child.stdout.resume();
+      // The new dispatch answers; past the depth limit it rejects with FF_REDIRECT_LOOP (500).
+      await ctx.redirect(head.location as string);
+      return;
+    }
+    const outcome = await writeDocument(res, head, child.stdout, {
+      head: ctx.method === 'HEAD',
+      protectedFields: PROTECTED_FIELDS,
+      complete: () => endedByItself(child),
+    });
+    if (outcome !== 'complete' && outcome !== 'no-body' && outcome !== 'client-gone') {
+      ctx.log.warn({ script: script.scriptName, pid: child.pid, outcome, contentLength: head.contentLength }, 'script body did not match its response');
+    }
+  }
+
+  return {
+    prefix,
+    kind: 'cgi',
+    handle,
+    close: () => opts.spawner.close(),
+  };
+}
+
+/**
+ * After stdout ended without a Content-Length: was that the script finishing, or our timeout
+ * killing it? A killed script's body must not look complete. Waits for the reap briefly only.
+ */
+async function endedByItself(child: SpawnedChild): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(true), 200);
+  });
+  const exit = child.exited.then((e) => e.reason !== 'timeout' && e.reason !== 'idle-timeout' && e.reason !== 'aborted');
+  const ok = await Promise.race([exit, late]);
+  clearTimeout(timer);
+  return ok;
+}

@@ -1,0 +1,143 @@
+// URL -> script in cgi-bin/: SCRIPT_NAME, PATH_INFO, and whether it is a program or a handler module.
+//
+// Exports:
+//   resolveScript(root, mountPrefix, rawPath) -> Promise<ScriptResolution | ScriptRefusal>
+//   ScriptKind, ScriptResolution, ScriptRefusal
+//
+// The first path segment that names a regular file is the script; the rest is PATH_INFO
+// (ARCHITECTURE.md). Percent-decoding happens once. Everything that could reach outside
+// cgi-bin/ or disclose a source fails closed: '..', NUL, backslash, an encoded '/' in the script
+// part, dotfiles, directories, symlinks leading out of the root.
+import { stat, realpath, access, constants } from 'node:fs/promises';
+import { join, sep, basename } from 'node:path';
+import type { ScriptTarget } from './env.js';
+import type { ErrorCode } from '../errors.js';
+
+/** program: execute bit, run directly; module: .js/.mjs without it, run by our CGI runner. */
+export type ScriptKind = 'program' | 'module';
+
+export interface ScriptResolution extends ScriptTarget {
+  readonly ok: true;
+  readonly kind: ScriptKind;
+  /** NPH script (RFC 3875 §5: name starts with "nph-"): its output goes out as written. */
+  readonly nph: boolean;
+  /** The script's directory: the child's working directory (RFC 3875 §9.4 leaves it open; Apache does this). */
+  readonly dir: string;
+}
+
+export interface ScriptRefusal {
+  readonly ok: false;
+  readonly code: Extract<ErrorCode, 'FF_BAD_REQUEST' | 'FF_FORBIDDEN' | 'FF_NOT_FOUND'>;
+  /** Why, for the log line (never sent to the client). */
+  readonly reason: string;
+}
+
+const MODULE_EXTENSIONS = ['.mjs', '.js'] as const;
+
+function refuse(code: ScriptRefusal['code'], reason: string): ScriptRefusal {
+  return { ok: false, code, reason };
+}
+
+function isModuleName(name: string): boolean {
+  return MODULE_EXTENSIONS.some((ext) => name.endsWith(ext));
+}
+
+/** Decodes one segment; null when the escape is malformed. */
+function decodeSegment(seg: string): string | null {
+  if (!seg.includes('%')) return seg;
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return null;
+  }
+}
+
+/** Script-part segments may not hide a separator, a NUL or a dot-name (.., .htaccess, .git). */
+function badSegment(decoded: string): string | null {
+  if (decoded.length === 0) return 'empty segment';
+  if (decoded.charCodeAt(0) === 0x2e) return 'dot segment';
+  if (decoded.includes('/')) return 'encoded slash';
+  if (decoded.includes('\\')) return 'backslash';
+  if (decoded.includes('\0')) return 'NUL';
+  return null;
+}
+
+/**
+ * Resolves `rawPath` (percent-encoded, starting with `mountPrefix`, which ends with '/') against
+ * `root`, the real path of cgi-bin/. Only the script part touches the file system.
+ */
+export async function resolveScript(root: string, mountPrefix: string, rawPath: string): Promise<ScriptResolution | ScriptRefusal> {
+  if (!rawPath.startsWith(mountPrefix)) return refuse('FF_NOT_FOUND', 'outside the mount');
+  const segments = rawPath.slice(mountPrefix.length).split('/');
+  let dir = root;
+  const scriptParts: string[] = [];
+  for (let i = 0; i < segments.length; i++) {
+    const decoded = decodeSegment(segments[i] as string);
+    if (decoded === null) return refuse('FF_BAD_REQUEST', 'malformed percent-encoding');
+    const bad = badSegment(decoded);
+    if (bad !== null) return refuse(bad === 'empty segment' ? 'FF_NOT_FOUND' : 'FF_FORBIDDEN', bad);
+    const path = join(dir, decoded);
+    let st;
+    try {
+      st = await stat(path);
+    } catch {
+      return refuse('FF_NOT_FOUND', 'no such script');
+    }
+    scriptParts.push(decoded);
+    if (st.isDirectory()) {
+      dir = path;
+      continue;
+    }
+    if (!st.isFile()) return refuse('FF_FORBIDDEN', 'not a regular file');
+    return finish(root, mountPrefix, path, scriptParts, segments.slice(i + 1), st.mode);
+  }
+  return refuse('FF_FORBIDDEN', 'a directory');
+}
+
+async function finish(root: string, mountPrefix: string, path: string, scriptParts: string[], rest: string[], mode: number): Promise<ScriptResolution | ScriptRefusal> {
+  // A symlink may point anywhere: the real path must stay under the root (fail closed).
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch {
+    return refuse('FF_NOT_FOUND', 'no such script');
+  }
+  if (!real.startsWith(root.endsWith(sep) ? root : root + sep)) return refuse('FF_FORBIDDEN', 'symlink out of cgi-bin');
+
+  let pathInfo = '';
+  if (rest.length > 0) {
+    // PATH_INFO is decoded once (RFC 3875 §4.1.5); here an encoded '/' is just data.
+    const rawInfo = '/' + rest.join('/');
+    try {
+      pathInfo = decodeURIComponent(rawInfo);
+    } catch {
+      return refuse('FF_BAD_REQUEST', 'malformed percent-encoding');
+    }
+    if (pathInfo.includes('\0')) return refuse('FF_BAD_REQUEST', 'NUL in PATH_INFO');
+  }
+  const name = basename(real);
+  let kind: ScriptKind;
+  if ((mode & 0o111) !== 0) {
+    try {
+      await access(real, constants.X_OK);
+    } catch {
+      return refuse('FF_FORBIDDEN', 'not executable by the server');
+    }
+    kind = 'program';
+  } else if (isModuleName(name)) {
+    kind = 'module';
+  } else {
+    // Never send the source of a non-executable file (the classic disclosure).
+    return refuse('FF_FORBIDDEN', 'not executable and not a handler module');
+  }
+  const lastDir = real.slice(0, real.length - name.length - 1);
+  return {
+    ok: true,
+    kind,
+    nph: basename(path).startsWith('nph-'),
+    scriptName: mountPrefix + scriptParts.join('/'),
+    pathInfo,
+    filename: real,
+    dir: lastDir,
+  };
+}
