@@ -1,0 +1,193 @@
+// The FastCGI 1.0 responder (application side): accepts connections, demultiplexes requests.
+//
+// API (the pool worker codes against this):
+//
+//   const responder = createResponder({ log, onRequest, maxConns, maxReqs });
+//   responder.attach(netServer);      // or responder.handle(socket) for sockets accepted elsewhere
+//   ...
+//   await responder.close(5000);      // graceful: finish requests, then close connections
+//
+//   onRequest(r) is called once a request's PARAMS stream is complete (§5.2), with:
+//     r.params   Map of CGI meta-variables (HTTP_PROXY removed: CVE-2016-5385)
+//     r.stdin    Readable: the request body (FCGI_STDIN, §5.3), ends at the empty STDIN record
+//     r.stdout   Writable: the CGI response (FCGI_STDOUT); ending it ends the request
+//     r.writeStderr(chunk)   FCGI_STDERR, no backpressure (logs)
+//     r.end(appStatus = 0)   ends stdout, then sends FCGI_END_REQUEST {appStatus, REQUEST_COMPLETE}
+//     r.signal   aborts on FCGI_ABORT_REQUEST (§5.4) or when the connection is lost: stop work,
+//                kill the child; later writes are dropped and END_REQUEST was already sent.
+//   A throw or rejection from onRequest is logged; the request ends with appStatus 1 (and a
+//   "Status: 500" CGI response when nothing was written yet).
+//
+// Behaviour: Responder role only (Authorizer and Filter get FCGI_UNKNOWN_ROLE, §5.1); KEEP_CONN
+// honoured (without it the connection closes after END_REQUEST, §5.1); requests are multiplexed
+// and GET_VALUES answers FCGI_MPXS_CONNS=1 (§4.1); unknown management records get UNKNOWN_TYPE
+// (§4.2); FCGI_OVERLOADED past maxReqs requests in progress (§5.5); a protocol error closes that
+// connection with one log line.
+import type { Server, Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import type { Logger } from '../log.js';
+import type { Role } from './protocol.js';
+import { ResponderConnection } from './server-conn.js';
+
+export interface ResponderRequest {
+  /** §3.3: the request id on its connection (unique among that connection's active requests). */
+  readonly requestId: number;
+  /** Always FCGI_RESPONDER: other roles are refused before onRequest. */
+  readonly role: Role;
+  /** §5.1 FCGI_KEEP_CONN: false when the web server wants the connection closed afterwards. */
+  readonly keepConn: boolean;
+  readonly params: Map<string, string>;
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  writeStderr(chunk: string | Buffer): void;
+  /** Ends the request: ends stdout (flushing it) and sends END_REQUEST. Idempotent. */
+  end(appStatus?: number): void;
+  /** Aborted by ABORT_REQUEST or a lost connection. */
+  readonly signal: AbortSignal;
+  readonly aborted: boolean;
+  readonly log: Logger;
+}
+
+export type RequestListener = (r: ResponderRequest) => void | Promise<void>;
+
+export interface ResponderOptions {
+  readonly log: Logger;
+  readonly onRequest: RequestListener;
+  /** FCGI_MAX_CONNS: connections served at once; more are closed at accept (default 1024). */
+  readonly maxConns?: number;
+  /** FCGI_MAX_REQS: requests in progress over all connections; more get FCGI_OVERLOADED (default 1024). */
+  readonly maxReqs?: number;
+  /** Bound on one request's PARAMS stream, bytes (default 256 KiB). */
+  readonly maxParamsBytes?: number;
+  /** Unread STDIN buffered per request before the connection stops reading (default 256 KiB). */
+  readonly stdinBufferBytes?: number;
+  /** STDOUT buffered per request before writes wait for the socket (default 64 KiB). */
+  readonly stdoutHighWaterMark?: number;
+}
+
+export interface ResponderStats {
+  readonly connections: number;
+  readonly connectionsTotal: number;
+  readonly requestsActive: number;
+  readonly requestsTotal: number;
+  readonly aborted: number;
+  readonly overloaded: number;
+  readonly protocolErrors: number;
+}
+
+export interface Responder {
+  /** Serves one accepted socket (TCP or unix). */
+  handle(socket: Socket): void;
+  /** Serves every connection `server` accepts (the server may be shared with other processes). */
+  attach(server: Server): void;
+  /** Stops taking connections and requests, waits for requests in progress up to graceMs, then aborts. */
+  close(graceMs?: number): Promise<void>;
+  stats(): ResponderStats;
+}
+
+/** Settings and counters that every connection of one responder shares. */
+export interface ResponderShared {
+  readonly log: Logger;
+  readonly onRequest: RequestListener;
+  readonly maxConns: number;
+  readonly maxReqs: number;
+  readonly maxParamsBytes: number;
+  readonly stdinBufferBytes: number;
+  readonly stdoutHighWaterMark: number;
+  /** The GET_VALUES_RESULT record, built once. */
+  readonly valuesResult: Map<string, string>;
+  closing: boolean;
+  requestsActive: number;
+  requestsTotal: number;
+  aborted: number;
+  overloaded: number;
+  protocolErrors: number;
+  /** Called by a connection when it closed. */
+  connectionClosed(c: ResponderConnection): void;
+  /** Called when a request ended, so close() can finish. */
+  requestEnded(): void;
+}
+
+export function createResponder(opts: ResponderOptions): Responder {
+  const conns = new Set<ResponderConnection>();
+  const servers = new Set<Server>();
+  let connectionsTotal = 0;
+  let idleWaiter: (() => void) | null = null;
+  const maxConns = opts.maxConns ?? 1024;
+  const maxReqs = opts.maxReqs ?? 1024;
+  const shared: ResponderShared = {
+    log: opts.log,
+    onRequest: opts.onRequest,
+    maxConns,
+    maxReqs,
+    maxParamsBytes: opts.maxParamsBytes ?? 256 * 1024,
+    stdinBufferBytes: opts.stdinBufferBytes ?? 256 * 1024,
+    stdoutHighWaterMark: opts.stdoutHighWaterMark ?? 64 * 1024,
+    valuesResult: new Map([
+      ['FCGI_MAX_CONNS', String(maxConns)],
+      ['FCGI_MAX_REQS', String(maxReqs)],
+      ['FCGI_MPXS_CONNS', '1'],
+    ]),
+    closing: false,
+    requestsActive: 0,
+    requestsTotal: 0,
+    aborted: 0,
+    overloaded: 0,
+    protocolErrors: 0,
+    connectionClosed(c) {
+      conns.delete(c);
+      if (conns.size === 0 && idleWaiter !== null) idleWaiter();
+    },
+    requestEnded() {
+      // Connections close themselves when idle and closing; nothing to do here yet.
+    },
+  };
+
+  function handle(socket: Socket): void {
+    if (shared.closing || conns.size >= maxConns) {
+      opts.log.warn({ connections: conns.size, maxConns }, 'FastCGI connection refused: FCGI_MAX_CONNS reached or closing');
+      socket.destroy();
+      return;
+    }
+    connectionsTotal++;
+    conns.add(new ResponderConnection(socket, shared));
+  }
+
+  function attach(server: Server): void {
+    servers.add(server);
+    server.on('connection', handle);
+  }
+
+  async function close(graceMs = 10_000): Promise<void> {
+    shared.closing = true;
+    for (const s of servers) s.off('connection', handle);
+    servers.clear();
+    for (const c of conns) c.closeWhenIdle();
+    if (conns.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        for (const c of [...conns]) c.destroy('responder closed');
+      }, graceMs);
+      timer.unref();
+      idleWaiter = () => {
+        clearTimeout(timer);
+        idleWaiter = null;
+        resolve();
+      };
+    });
+  }
+
+  function stats(): ResponderStats {
+    return {
+      connections: conns.size,
+      connectionsTotal,
+      requestsActive: shared.requestsActive,
+      requestsTotal: shared.requestsTotal,
+      aborted: shared.aborted,
+      overloaded: shared.overloaded,
+      protocolErrors: shared.protocolErrors,
+    };
+  }
+
+  return { handle, attach, close, stats };
+}
