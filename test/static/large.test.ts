@@ -1,0 +1,122 @@
+// A large file streams with backpressure: the serving process's peak RSS stays far below its size.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from './harness.js';
+
+const SIZE = 256 * 1024 * 1024; // sparse: costs no disk, but would cost 256 MiB of memory if buffered
+const TAIL = 'END-OF-BIG-FILE\n';
+const MiB = 1024 * 1024;
+
+let dir = '';
+let child: ChildProcess | undefined;
+let port = 0;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ff-static-big-'));
+  mkdirSync(join(dir, 'public'));
+  const fd = openSync(join(dir, 'public', 'big.bin'), 'w');
+  ftruncateSync(fd, SIZE);
+  writeSync(fd, TAIL, SIZE - TAIL.length);
+  closeSync(fd);
+  const script = fileURLToPath(new URL('./fixture-server.js', import.meta.url));
+  child = spawn(process.execPath, [script, join(dir, 'public')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('fixture server did not start')), 10_000);
+    child?.stdout?.once('data', (d: Buffer) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(d.toString()) as { port: number }).port);
+    });
+    child?.once('exit', (code) => reject(new Error(`fixture server exited ${code}`)));
+  });
+});
+
+after(() => {
+  child?.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Peak resident set of a process (VmHWM), in bytes, from /proc. */
+function peakRss(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+/** GETs the file with a slow start (the socket is paused), counts bytes without keeping them. */
+function download(target: string, pauseMs: number): Promise<{ head: string; bodyBytes: number; last: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error('download timed out'));
+    }, 60_000);
+    let head = '';
+    let headDone = false;
+    let bodyBytes = 0;
+    let last = Buffer.alloc(0);
+    sock.on('connect', () => {
+      sock.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      // Hold the data back so the server meets a full socket buffer and must wait (backpressure).
+      sock.pause();
+      setTimeout(() => sock.resume(), pauseMs);
+    });
+    sock.on('data', (c: Buffer) => {
+      if (!headDone) {
+        const s = c.toString('latin1');
+        const i = s.indexOf('\r\n\r\n');
+        if (i < 0) throw new Error('head split across chunks: unexpected on loopback');
+        head = s.slice(0, i);
+        headDone = true;
+        c = c.subarray(i + 4);
+      }
+      bodyBytes += c.length;
+      last = Buffer.concat([last, c]).subarray(-64);
+    });
+    sock.on('error', reject);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve({ head, bodyBytes, last });
+    });
+  });
+}
+
+test('a 256 MiB file streams whole while the server stays far below its size', { timeout: 90_000 }, async (t) => {
+  const pid = child?.pid;
+  if (pid === undefined || !existsSync(`/proc/${pid}/status`)) {
+    t.skip('no /proc: cannot read the peak RSS of the server');
+    return;
+  }
+  const { head, bodyBytes, last } = await download('/big.bin', 500);
+  assert.match(head, /^HTTP\/1\.1 200/);
+  assert.match(head, new RegExp(`content-length: ${SIZE}`, 'i'));
+  assert.equal(bodyBytes, SIZE);
+  assert.equal(last.subarray(-TAIL.length).toString(), TAIL);
+  const peak = peakRss(pid);
+  t.diagnostic(`server peak RSS ${(peak / MiB).toFixed(1)} MiB for a ${SIZE / MiB} MiB file`);
+  assert.ok(peak < 160 * MiB, `peak RSS ${(peak / MiB).toFixed(1)} MiB: the file was buffered`);
+});
+
+test('a Range at the end of the large file reads only that part', { timeout: 30_000 }, async () => {
+  const r = await request(port, 'GET', '/big.bin', { Range: `bytes=-${TAIL.length}` });
+  assert.equal(r.status, 206);
+  assert.equal(r.headers['content-range'], `bytes ${SIZE - TAIL.length}-${SIZE - 1}/${SIZE}`);
+  assert.equal(r.body.toString(), TAIL);
+});
+
+test('a client that goes away mid-file does not hurt the server', { timeout: 30_000 }, async () => {
+  await new Promise<void>((resolve) => {
+    const sock = connect(port, '127.0.0.1', () => sock.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n'));
+    sock.once('data', () => {
+      sock.destroy();
+      resolve();
+    });
+  });
+  const r = await request(port, 'GET', '/big.bin', { Range: 'bytes=0-3' });
+  assert.equal(r.status, 206);
+  assert.equal(r.body.length, 4);
+});
