@@ -110,9 +110,9 @@ export function encodeStream(type: number, requestId: number, data: Buffer, out:
 export function encodeBeginRequest(requestId: number, role: Role, keepConn: boolean): Buffer {
   const out = Buffer.alloc(FCGI_HEADER_LEN + 8);
   writeHeader(out, 0, FCGI_BEGIN_REQUEST, requestId, 8, 0);
-  out[9] = role >>> 8;
-  out[10] = role & 0xff;
-  out[11] = keepConn ? FCGI_KEEP_CONN : 0;
+  out[8] = role >>> 8;
+  out[9] = role & 0xff;
+  out[10] = keepConn ? FCGI_KEEP_CONN : 0;
   return out;
 }
 
