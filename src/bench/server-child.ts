@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createConnection, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
@@ -40,6 +41,34 @@ export function listeningPort(line: string): number | null {
   return null;
 }
 
+/**
+ * A free loopback port, picked by binding port 0 and closing. The server's own `--listen
+ * 127.0.0.1:0` would be race-free, but its "listening" line is logged at info level (hidden by
+ * --log-level warn, which keeps the access log from costing server CPU), so we choose the port.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** True once something accepts TCP connections on the port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
 function alive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
@@ -61,7 +90,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 export async function startServer(opts: StartOptions, log: Logger): Promise<OwnServer> {
   const publicDir = await mkdtemp(join(tmpdir(), 'forkfast-bench-'));
   await writeFile(join(publicDir, STATIC_NAME), STATIC_BODY);
-  const args = [CLI, 'serve', '--listen', '127.0.0.1:0', '--log-level', 'warn', '--public', publicDir, '--cgi-bin', opts.cgiBin];
+  const chosen = await freePort();
+  const args = [CLI, 'serve', '--listen', `127.0.0.1:${chosen}`, '--log-level', 'warn', '--public', publicDir, '--cgi-bin', opts.cgiBin];
   if (opts.workers !== undefined) args.push('--workers', String(opts.workers));
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   // Whatever happens to us (exception, process.exit), the server does not outlive the bench.
@@ -69,9 +99,10 @@ export async function startServer(opts: StartOptions, log: Logger): Promise<OwnS
   process.once('exit', onExit);
 
   const tail: string[] = [];
+  let done = false;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" log line within ${opts.startTimeoutMs ?? 15000} ms`)), opts.startTimeoutMs ?? 15000);
+    const timer = setTimeout(() => reject(new Error(`not accepting connections on 127.0.0.1:${chosen} within ${opts.startTimeoutMs ?? 15000} ms`)), opts.startTimeoutMs ?? 15000);
     const onLine = (line: string): void => {
       // Keep reading for the whole run: a full pipe would stall the server under load.
       tail.push(line);
@@ -84,6 +115,18 @@ export async function startServer(opts: StartOptions, log: Logger): Promise<OwnS
     };
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);
+    // Ready when the port accepts (or the log line said so, whichever comes first).
+    const poll = async (): Promise<void> => {
+      while (alive(child) && !done) {
+        if (await accepts(chosen)) {
+          clearTimeout(timer);
+          resolve(chosen);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    void poll();
     child.once('error', (err) => {
       clearTimeout(timer);
       reject(err);
@@ -93,6 +136,10 @@ export async function startServer(opts: StartOptions, log: Logger): Promise<OwnS
       reject(new Error(`exited with ${signal ?? `code ${code}`} before listening`));
     });
   });
+  port.then(
+    () => (done = true),
+    () => (done = true),
+  );
 
   const stop = async (): Promise<void> => {
     if (alive(child)) {
