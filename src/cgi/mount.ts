@@ -108,15 +108,17 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
     });
   }
 
-  async function start(res: ServerResponse, ctx: RequestContext, script: ScriptResolution, env: MetaVariables, body: PreparedBody): Promise<SpawnedChild | null> {
+  /** Spawns the child; `detach` stops watching the client for it (before a local redirect). */
+  async function start(res: ServerResponse, ctx: RequestContext, script: ScriptResolution, env: MetaVariables, body: PreparedBody): Promise<{ child: SpawnedChild; detach: () => void } | null> {
     const aborted = new AbortController();
-    res.once('close', () => {
+    const onClose = (): void => {
       // The client went away before the response was complete: the child must die (issue 3).
       if (!res.writableFinished) aborted.abort();
-    });
+    };
+    res.once('close', onClose);
     const name = script.scriptName;
     try {
-      return await opts.spawner.spawn(
+      const child = await opts.spawner.spawn(
         {
           file: script.kind === 'program' ? script.filename : process.execPath,
           args: script.kind === 'program' ? [] : [CGI_MAIN, script.filename],
@@ -129,7 +131,14 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
         },
         aborted.signal,
       );
+      // Once reaped, nothing is left to abort (and local redirect chains must not pile up listeners).
+      const detach = (): void => {
+        res.off('close', onClose);
+      };
+      void child.exited.then(detach);
+      return { child, detach };
     } catch (err) {
+      res.off('close', onClose);
       if (aborted.signal.aborted) return null;
       const code = err instanceof SpawnError ? err.code : 'EUNKNOWN';
       if (code === 'EQUEUEFULL' || code === 'ECLOSED') {
@@ -152,14 +161,15 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
       await body.dispose();
       return;
     }
-    const child = await start(res, ctx, script, env, body);
-    if (child === null) {
+    const started = await start(res, ctx, script, env, body);
+    if (started === null) {
       await body.dispose();
       return;
     }
+    const child = started.child;
     void child.exited.then((exit) => {
       void body.dispose();
-      if (exit.reason !== 'exited' || exit.code !== 0) ctx.log.debug({ script: script.scriptName, pid: child.pid, ...exit }, 'script ended');
+      if (exit.reason !== 'exited' || exit.code !== 0) ctx.log.debug({ script: script.scriptName, childPid: child.pid, ...exit }, 'script ended');
     });
     child.stdout.on('error', noop);
     if (script.nph) {
@@ -172,17 +182,18 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
       const exit = await child.exited;
       if (exit.reason === 'aborted') return;
       if (exit.reason === 'timeout' || exit.reason === 'idle-timeout') {
-        ctx.log.warn({ script: script.scriptName, pid: child.pid, reason: exit.reason }, 'script timed out before its headers');
+        ctx.log.warn({ script: script.scriptName, childPid: child.pid, reason: exit.reason }, 'script timed out before its headers');
         sendError(res, 'FF_SCRIPT_TIMEOUT', ctx.id);
         return;
       }
-      ctx.log.warn({ script: script.scriptName, pid: child.pid, malformed: parsed.reason, line: parsed.line, exitCode: exit.code, signal: exit.signal }, 'malformed script response');
+      ctx.log.warn({ script: script.scriptName, childPid: child.pid, malformed: parsed.reason, line: parsed.line, exitCode: exit.code, signal: exit.signal }, 'malformed script response');
       sendError(res, 'FF_BAD_SCRIPT_RESPONSE', ctx.id);
       return;
     }
     const head = parsed.head;
     if (classify(head) === 'local-redirect') {
       child.stdout.resume();
+      started.detach();
       // The new dispatch answers; past the depth limit it rejects with FF_REDIRECT_LOOP (500).
       await ctx.redirect(head.location as string);
       return;
@@ -193,7 +204,7 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
       complete: () => endedByItself(child),
     });
     if (outcome !== 'complete' && outcome !== 'no-body' && outcome !== 'client-gone') {
-      ctx.log.warn({ script: script.scriptName, pid: child.pid, outcome, contentLength: head.contentLength }, 'script body did not match its response');
+      ctx.log.warn({ script: script.scriptName, childPid: child.pid, outcome, contentLength: head.contentLength }, 'script body did not match its response');
     }
   }
 
