@@ -1,0 +1,343 @@
+// The pre-fork master (gunicorn's "arbiter"): spawn, reap, timeout, manage, reload, stop.
+//
+// The master binds the listening socket and never accepts on it: node:cluster with SCHED_NONE
+// creates the handle in the master and hands it to each worker over IPC, and the workers accept
+// (the kernel spreads connections). The default round-robin policy would make the master accept
+// every connection and pass it on: the master would sit on the request path, which it must not.
+import cluster from 'node:cluster';
+import { randomInt } from 'node:crypto';
+import type { Logger } from '../log.js';
+import { formatListen } from '../config-parse.js';
+import { WakeQueue, type PoolSignal } from './signals.js';
+import { WORKER_CONFIG_ENV, isWorkerMessage, type PoolState, type WorkerConfig, type WorkerMessage } from './types.js';
+import type { PoolOptions } from './types.js';
+import { CRASH_WINDOW_MS, MAX_BOOT_FAILURES, backoffMs, describeExit, isActive, type WorkerRecord } from './worker-record.js';
+
+export interface ArbiterOptions extends Omit<PoolOptions, 'pidFile'> {
+  /** The compiled worker entry (worker-main.js). */
+  readonly workerEntry: string;
+  readonly pretty: boolean;
+}
+
+/** The loop's tick: resolution of deadlines and heartbeat checks (signals wake it at once). */
+const TICK_MS = 100;
+/** A worker must be listening this soon after fork. */
+const BOOT_TIMEOUT_MS = 30_000;
+/** SIGINT/SIGQUIT: workers get SIGQUIT, then SIGKILL after this. */
+const FAST_STOP_MS = 1000;
+
+export class Arbiter {
+  state: PoolState = 'running';
+  private target: number;
+  private generation = 1;
+  private nextId = 1;
+  private readonly workers = new Map<number, WorkerRecord>();
+  readonly queue = new WakeQueue();
+  private exitCode = 0;
+  private bootFailures = 0;
+  private lastBootError = '';
+  private crashes: number[] = [];
+  private nextSpawnAt = 0;
+  private stopMode: 'graceful' | 'fast' | null = null;
+  private reloading = false;
+  private announced = false;
+  private markReady: () => void = () => {};
+  /** Resolves when the pool first reached its target of ready workers. */
+  readonly ready: Promise<void> = new Promise((resolve) => (this.markReady = resolve));
+
+  constructor(
+    private readonly opts: ArbiterOptions,
+    private readonly log: Logger,
+  ) {
+    this.target = opts.pool.workers;
+  }
+
+  /** Runs until every worker is gone after a stop, or the pool halted; resolves the exit code. */
+  async run(): Promise<number> {
+    setupCluster(this.opts.workerEntry);
+    this.log.info({ listen: formatListen(this.opts.listen), workers: this.target, cgiBin: this.opts.scripts.cgiBin }, 'pool master started');
+    this.manage();
+    while (this.state !== 'halted') {
+      await this.queue.sleep(TICK_MS);
+      for (const sig of this.queue.drain()) this.handle(sig);
+      this.reap();
+      this.murder();
+      this.manage();
+    }
+    return this.exitCode;
+  }
+
+  /** Ready workers and the target, for status pages and tests. */
+  stats(): { state: PoolState; target: number; ready: number; workers: { pid: number; state: string; generation: number; served: number; inFlight: number }[] } {
+    const list = [...this.workers.values()];
+    return {
+      state: this.state,
+      target: this.target,
+      ready: list.filter((r) => r.state === 'ready').length,
+      workers: list.map((r) => ({ pid: r.pid, state: r.state, generation: r.generation, served: r.served, inFlight: r.inFlight })),
+    };
+  }
+
+  private handle(sig: PoolSignal): void {
+    this.log.info({ signal: sig }, 'handling signal');
+    switch (sig) {
+      case 'SIGHUP':
+        return this.reload();
+      case 'SIGTERM':
+        return this.stop('graceful');
+      case 'SIGINT':
+      case 'SIGQUIT':
+        return this.stop('fast');
+      case 'SIGTTIN':
+        this.target += 1;
+        this.log.info({ target: this.target }, 'worker count raised');
+        return;
+      case 'SIGTTOU':
+        if (this.target <= 1) {
+          this.log.warn({ target: this.target }, 'worker count already at its minimum of 1');
+          return;
+        }
+        this.target -= 1;
+        this.log.info({ target: this.target }, 'worker count lowered');
+        return;
+    }
+  }
+
+  /** SIGHUP: a new generation boots with fresh code; manage() retires the old one once it is ready. */
+  private reload(): void {
+    if (this.state !== 'running') return;
+    this.generation += 1;
+    this.reloading = true;
+    this.bootFailures = 0;
+    this.log.info({ generation: this.generation, workers: this.target }, 'reloading: starting new workers before stopping the old ones');
+  }
+
+  private stop(mode: 'graceful' | 'fast'): void {
+    if (this.state === 'halted' || this.stopMode === 'fast' || this.stopMode === mode) return;
+    this.state = 'stopping';
+    this.stopMode = mode;
+    this.log.info({ mode, workers: this.workers.size, deadlineMs: mode === 'fast' ? FAST_STOP_MS : this.opts.shutdownTimeoutMs }, 'stopping the pool');
+    for (const r of this.workers.values()) {
+      if (r.state === 'killed') continue;
+      if (mode === 'graceful') this.stopWorker(r);
+      else {
+        r.state = 'stopping';
+        r.endedBy = 'stop';
+        r.deadline = Date.now() + FAST_STOP_MS;
+        this.kill(r, 'SIGQUIT');
+      }
+    }
+  }
+
+  /** reap: forget exited workers, and decide what their exit means for the restart policy. */
+  private reap(): void {
+    const now = Date.now();
+    for (const r of this.workers.values()) {
+      if (r.exit === null) continue;
+      this.workers.delete(r.id);
+      const fields = { worker: r.id, workerPid: r.pid, generation: r.generation, served: r.served, how: describeExit(r.exit) };
+      if (r.endedBy === 'stop') {
+        this.log.info(fields, 'worker exited');
+      } else if (r.readyAt === 0) {
+        this.bootFailures += 1;
+        this.lastBootError = r.bootError ?? (r.endedBy === 'boot-timeout' ? `not listening after ${BOOT_TIMEOUT_MS} ms` : describeExit(r.exit));
+        this.log.error({ ...fields, reason: this.lastBootError, failures: this.bootFailures }, 'worker failed to boot');
+      } else {
+        this.crashes.push(now);
+        if (r.endedBy !== 'timeout') this.log.error({ ...fields, inFlight: r.inFlight }, 'worker died unexpectedly; replacing it');
+      }
+    }
+    this.crashes = this.crashes.filter((t) => now - t < CRASH_WINDOW_MS);
+    const delay = backoffMs(this.crashes.length, this.bootFailures);
+    if (delay > 0) this.nextSpawnAt = Math.max(this.nextSpawnAt, now + delay);
+    if (this.bootFailures >= MAX_BOOT_FAILURES && this.state === 'running') this.bootFailed();
+  }
+
+  /** Repeated boot failures: abandon a reload (keep the old workers), or give up with exit 1. */
+  private bootFailed(): void {
+    const old = [...this.workers.values()].filter((r) => r.generation < this.generation && r.state === 'ready');
+    if (this.reloading && old.length > 0) {
+      this.log.error({ reason: this.lastBootError }, 'reload failed: the new workers do not boot; keeping the old workers');
+      for (const r of this.workers.values()) if (r.generation === this.generation) this.stopWorker(r);
+      this.generation = Math.max(...old.map((r) => r.generation));
+      this.reloading = false;
+      this.bootFailures = 0;
+      return;
+    }
+    this.log.fatal({ failures: this.bootFailures, reason: this.lastBootError }, `workers failed to boot ${this.bootFailures} times in a row (${this.lastBootError}); the pool master exits`);
+    this.halt(1);
+  }
+
+  /** timeout (gunicorn's murder_workers): blocked event loops, boot and drain deadlines. */
+  private murder(): void {
+    const now = Date.now();
+    const timeout = this.opts.pool.workerTimeoutMs;
+    for (const r of this.workers.values()) {
+      if (r.state === 'killed' || r.exit !== null) continue;
+      if (r.state === 'booting' && now > r.deadline) {
+        this.log.error({ worker: r.id, workerPid: r.pid }, 'worker did not start listening in time; killing it');
+        r.endedBy = 'boot-timeout';
+        this.kill(r, 'SIGKILL');
+      } else if (r.state !== 'booting' && timeout > 0 && now - r.lastBeat > timeout) {
+        this.log.error({ worker: r.id, workerPid: r.pid, silentMs: now - r.lastBeat, inFlight: r.inFlight }, 'worker timed out (event loop blocked past --worker-timeout); killing it');
+        r.endedBy ??= 'timeout';
+        this.kill(r, 'SIGKILL');
+      } else if (r.state === 'stopping' && now > r.deadline) {
+        this.log.warn({ worker: r.id, workerPid: r.pid, inFlight: r.inFlight }, 'worker did not finish in time; killing it');
+        this.kill(r, 'SIGKILL');
+      }
+    }
+  }
+
+  /** manage: reach the target count of the current generation, then retire outgoing workers. */
+  private manage(): void {
+    if (this.state === 'halted') return;
+    if (this.state === 'stopping') {
+      if (this.workers.size === 0) {
+        this.log.info({}, 'pool stopped');
+        this.state = 'halted';
+      }
+      return;
+    }
+    const current = [...this.workers.values()].filter((r) => r.generation === this.generation && isActive(r));
+    const now = Date.now();
+    for (let n = current.length; n < this.target && now >= this.nextSpawnAt; n += 1) this.spawn();
+    // Scale down (SIGTTOU): booting workers first, then the oldest.
+    for (let excess = current.length - this.target; excess > 0; excess -= 1) {
+      const victim = current.find((r) => r.state === 'booting' && r.endedBy === null) ?? current.find((r) => r.endedBy === null);
+      if (!victim) break;
+      current.splice(current.indexOf(victim), 1);
+      this.stopWorker(victim);
+    }
+    const ready = current.filter((r) => r.state === 'ready').length;
+    if (ready < this.target) return;
+    if (!this.announced) {
+      this.announced = true;
+      this.log.info({ workers: ready }, 'pool ready');
+      this.markReady();
+    }
+    // Outgoing workers (old generation, or past max-requests) stop only now that their
+    // replacements accept: the listening socket never lacks a worker, so no request is refused.
+    for (const r of this.workers.values()) {
+      const outgoing = r.generation !== this.generation || r.state === 'retiring';
+      if (outgoing && (r.state === 'ready' || r.state === 'retiring' || r.state === 'booting')) this.stopWorker(r);
+    }
+    if (this.reloading && [...this.workers.values()].every((r) => r.generation === this.generation)) {
+      this.reloading = false;
+      this.log.info({ generation: this.generation, workers: ready }, 'reload complete');
+    }
+  }
+
+  /** spawn: fork one worker of the current generation. */
+  private spawn(): void {
+    const id = this.nextId++;
+    const { maxRequests, maxRequestsJitter, workerTimeoutMs } = this.opts.pool;
+    const config: WorkerConfig = {
+      id,
+      generation: this.generation,
+      listen: this.opts.listen,
+      scripts: this.opts.scripts,
+      logLevel: this.opts.logLevel,
+      pretty: this.opts.pretty,
+      // Jitter spreads the recycling so that workers started together do not all restart at once.
+      maxRequests: maxRequests > 0 ? maxRequests + randomInt(0, maxRequestsJitter + 1) : 0,
+      heartbeatMs: workerTimeoutMs > 0 ? Math.max(50, Math.min(1000, Math.floor(workerTimeoutMs / 4))) : 1000,
+      gracefulTimeoutMs: this.opts.shutdownTimeoutMs,
+    };
+    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config) });
+    const now = Date.now();
+    const r: WorkerRecord = {
+      id,
+      worker,
+      pid: worker.process.pid ?? 0,
+      generation: this.generation,
+      state: 'booting',
+      spawnedAt: now,
+      readyAt: 0,
+      lastBeat: now,
+      served: 0,
+      inFlight: 0,
+      deadline: now + BOOT_TIMEOUT_MS,
+      endedBy: null,
+      bootError: null,
+      exit: null,
+    };
+    this.workers.set(id, r);
+    worker.on('message', (m: unknown) => {
+      if (isWorkerMessage(m)) this.onMessage(r, m);
+    });
+    worker.on('exit', (code: number | null, signal: string | null) => {
+      r.exit = { code, signal };
+      this.queue.wake();
+    });
+    worker.on('error', (err: Error) => {
+      this.log.warn({ worker: id, workerPid: r.pid, err: err.message }, 'worker IPC error');
+    });
+    this.log.debug({ worker: id, workerPid: r.pid, generation: this.generation, maxRequests: config.maxRequests }, 'worker spawned');
+  }
+
+  private onMessage(r: WorkerRecord, m: WorkerMessage): void {
+    r.lastBeat = Date.now();
+    switch (m.type) {
+      case 'ff:ready':
+        if (r.state !== 'booting') return;
+        r.state = 'ready';
+        r.readyAt = r.lastBeat;
+        this.bootFailures = 0;
+        this.log.info({ worker: r.id, workerPid: r.pid, generation: r.generation, bootMs: r.readyAt - r.spawnedAt }, 'worker ready');
+        this.queue.wake();
+        return;
+      case 'ff:heartbeat':
+        r.inFlight = m.inFlight;
+        r.served = m.served;
+        return;
+      case 'ff:retire':
+        r.served = m.served;
+        if (r.state !== 'ready') return;
+        r.state = 'retiring';
+        this.log.info({ worker: r.id, workerPid: r.pid, served: m.served }, 'worker reached --max-requests; replacing it');
+        this.queue.wake();
+        return;
+      case 'ff:boot-error':
+        r.bootError = m.message;
+        return;
+    }
+  }
+
+  /** Graceful stop of one worker: it stops accepting, drains, exits 0 (SIGKILL at the deadline). */
+  private stopWorker(r: WorkerRecord): void {
+    if (r.state === 'stopping' || r.state === 'killed') return;
+    const wasBooting = r.state === 'booting';
+    r.state = 'stopping';
+    r.endedBy ??= 'stop';
+    r.deadline = Date.now() + this.opts.shutdownTimeoutMs;
+    // A booting worker has no requests yet: SIGQUIT ends it at once.
+    if (wasBooting || !r.worker.isConnected()) return this.kill(r, 'SIGQUIT');
+    r.worker.send({ type: 'ff:stop' }, (err: Error | null) => {
+      if (err) this.kill(r, 'SIGTERM');
+    });
+  }
+
+  private kill(r: WorkerRecord, sig: NodeJS.Signals): void {
+    if (sig === 'SIGKILL') r.state = 'killed';
+    try {
+      process.kill(r.pid, sig);
+    } catch {
+      // ESRCH: already gone; its 'exit' event is on the way.
+    }
+  }
+
+  private halt(code: number): void {
+    this.exitCode = code;
+    this.state = 'halted';
+    for (const r of this.workers.values()) this.kill(r, 'SIGKILL');
+  }
+}
+
+/** One cluster setup per process: SCHED_NONE must be set before the first fork. */
+function setupCluster(workerEntry: string): void {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // Node's test runner flags must not leak into workers; keep the rest (e.g. --enable-source-maps).
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--test'));
+  cluster.setupPrimary({ exec: workerEntry, args: [], execArgv, silent: false });
+}

@@ -1,0 +1,142 @@
+// `forkfast pool` and the embedded pool of `forkfast serve`: the process around the arbiter
+// (pid file, listening address checks, signal handlers, private socket directory).
+import { mkdtemp, readFile, rm, unlink, writeFile, lstat } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log.js';
+import type { ListenAddress } from '../config-parse.js';
+import { Arbiter } from './arbiter.js';
+import type { EmbeddedPoolOptions, PoolOptions } from './types.js';
+
+/** The compiled worker entry, next to this file (dist/src/pool/worker-main.js). */
+const WORKER_ENTRY = fileURLToPath(new URL('./worker-main.js', import.meta.url));
+
+/** Runs the pool until SIGTERM/SIGINT/SIGQUIT or a fatal boot failure; resolves the exit code. */
+export async function runPool(options: PoolOptions, log: Logger): Promise<number> {
+  const plog = log.child({ component: 'pool' });
+  if (options.pidFile !== undefined) {
+    const problem = await writePidFile(options.pidFile);
+    if (problem !== null) {
+      plog.fatal({ pidFile: options.pidFile }, problem);
+      return 1;
+    }
+  }
+  try {
+    const busy = await clearStaleSocket(options.listen);
+    if (busy !== null) {
+      plog.fatal({ path: busy }, `another server is listening on ${busy}; not starting`);
+      return 1;
+    }
+    const arbiter = new Arbiter({ ...options, workerEntry: WORKER_ENTRY, pretty: prettyLogs() }, plog);
+    arbiter.queue.install();
+    try {
+      return await arbiter.run();
+    } finally {
+      arbiter.queue.uninstall();
+    }
+  } finally {
+    if (options.pidFile !== undefined) await removePidFile(options.pidFile);
+  }
+}
+
+export interface EmbeddedPool {
+  /** The private unix socket the workers listen on (give it to the FastCGI client). */
+  readonly address: string;
+  /** Resolves with the pool's exit code when it ends (after stop(), or 1 if it could not keep workers). */
+  readonly done: Promise<number>;
+  /** SIGHUP semantics: new workers with fresh code, then the old ones drain. */
+  reload(): void;
+  stats(): ReturnType<Arbiter['stats']>;
+  /** Graceful stop (drain within shutdownTimeoutMs, then kill); removes the socket directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a pool inside the calling process (`forkfast serve`) on a unix socket in a fresh
+ * private directory (mkdtemp: mode 0700, so only this user can connect). Signals stay with the
+ * caller. Resolves once every worker listens; rejects if the workers cannot boot.
+ */
+export async function startEmbeddedPool(options: EmbeddedPoolOptions, log: Logger): Promise<EmbeddedPool> {
+  const plog = log.child({ component: 'pool' });
+  const dir = await mkdtemp(join(tmpdir(), 'forkfast-pool-'));
+  const address = join(dir, 'pool.sock');
+  const listen: ListenAddress = { kind: 'unix', path: address };
+  const arbiter = new Arbiter({ ...options, listen, workerEntry: WORKER_ENTRY, pretty: prettyLogs() }, plog);
+  const done = arbiter.run().finally(() => rm(dir, { recursive: true, force: true }));
+  const ready = await Promise.race([arbiter.ready.then(() => true), done.then(() => false)]);
+  if (!ready) throw new Error('the embedded FastCGI pool could not start its workers (see the log above)');
+  return {
+    address,
+    done,
+    reload: () => void arbiter.queue.push('SIGHUP'),
+    stats: () => arbiter.stats(),
+    async stop() {
+      arbiter.queue.push('SIGTERM');
+      await done;
+    },
+  };
+}
+
+function prettyLogs(): boolean {
+  return process.stdout.isTTY === true;
+}
+
+/** Refuses to start over a live master (gunicorn: "Already running on PID"); else (re)writes. */
+async function writePidFile(path: string): Promise<string | null> {
+  try {
+    const old = Number.parseInt(await readFile(path, 'utf8'), 10);
+    if (Number.isInteger(old) && old > 0 && old !== process.pid && isAlive(old)) return `pid file ${path} names a running process (${old}); is the pool already running?`;
+  } catch {
+    // No pid file, or unreadable: write ours.
+  }
+  try {
+    await writeFile(path, `${process.pid}\n`, { mode: 0o644 });
+    return null;
+  } catch (err) {
+    return `cannot write the pid file ${path}: ${(err as Error).message}`;
+  }
+}
+
+async function removePidFile(path: string): Promise<void> {
+  try {
+    // Only our own: a newer master may have taken the file over.
+    if (Number.parseInt(await readFile(path, 'utf8'), 10) === process.pid) await unlink(path);
+  } catch {
+    // Gone already.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A unix socket file left by a crashed master would make bind fail (EADDRINUSE). If nobody
+ * accepts on it, remove it; if someone does, report the path (null: free to bind).
+ */
+async function clearStaleSocket(listen: ListenAddress): Promise<string | null> {
+  if (listen.kind !== 'unix') return null;
+  try {
+    if (!(await lstat(listen.path)).isSocket()) return null; // bind will say EADDRINUSE itself
+  } catch {
+    return null;
+  }
+  const live = await new Promise<boolean>((resolve) => {
+    const s = net.connect(listen.path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (live) return listen.path;
+  await unlink(listen.path).catch(() => {});
+  return null;
+}

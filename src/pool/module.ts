@@ -1,0 +1,89 @@
+// Worker side: handler modules, imported once per worker and called for every request (resident).
+//
+// Module state survives between requests (cgi-bin/counter.mjs counts up), which is the point of
+// /fcgi-bin/. A handler that throws, rejects, returns something other than a Response, or takes
+// longer than the script timeout answers 500/504 with one log line; other requests go on.
+import type { Logger } from '../log.js';
+import type { ResponderRequest } from '../fastcgi/server.js';
+import { loadHandler, requestFromCgi, writeCgiResponse, type CgiEnv, type FetchFunction } from '../app/handler.js';
+import { writeCgiError } from './cgi-error.js';
+import type { LocatedScript } from './script.js';
+
+export class ModuleRunner {
+  /** One import per file per worker; a failed import stays failed until a reload (ESM caches it too). */
+  private readonly handlers = new Map<string, Promise<FetchFunction>>();
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** How many handler modules this worker has loaded (for logs and status). */
+  get loaded(): number {
+    return this.handlers.size;
+  }
+
+  async run(r: ResponderRequest, script: LocatedScript): Promise<void> {
+    const env: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const [k, v] of r.params) env[k] = v;
+    delete env['HTTP_PROXY']; // CVE-2016-5385
+    env['SCRIPT_FILENAME'] = script.file;
+    let handler: FetchFunction;
+    try {
+      handler = await this.load(script.file);
+    } catch (err) {
+      this.log.error({ script: script.file, err: stackOf(err) }, 'handler module could not be loaded');
+      return writeCgiError(r, 'FF_HANDLER_ERROR', 1);
+    }
+    const frozen: CgiEnv = Object.freeze(env);
+    let response: unknown;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const call = Promise.resolve().then(() => handler(requestFromCgi(frozen, r.stdin), frozen));
+      const limit = this.timeoutMs > 0 ? new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, this.timeoutMs, 'timeout'))) : null;
+      const aborted = new Promise<'aborted'>((resolve) => r.signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
+      response = await Promise.race(limit ? [call, limit, aborted] : [call, aborted]);
+      // A late rejection of an abandoned call must not become an unhandled rejection.
+      if (response === 'timeout' || response === 'aborted') call.catch(() => {});
+    } catch (err) {
+      this.log.error({ script: script.file, uri: env['REQUEST_URI'], err: stackOf(err) }, 'handler threw');
+      return writeCgiError(r, 'FF_HANDLER_ERROR', 1);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (response === 'aborted') return;
+    if (response === 'timeout') {
+      this.log.warn({ script: script.file, timeoutMs: this.timeoutMs }, 'handler did not answer in time');
+      return writeCgiError(r, 'FF_SCRIPT_TIMEOUT', 1);
+    }
+    if (!(response instanceof Response)) {
+      this.log.error({ script: script.file, got: typeof response }, 'handler did not return a Response');
+      return writeCgiError(r, 'FF_HANDLER_ERROR', 1);
+    }
+    try {
+      await writeCgiResponse(response, r.stdout, { head: env['REQUEST_METHOD'] === 'HEAD' });
+    } catch (err) {
+      // Headers may be out already: end what we can; the web server sees a short body.
+      if (!r.aborted) this.log.warn({ script: script.file, err: stackOf(err) }, 'handler response body failed');
+      return r.end(1);
+    }
+    r.end(0);
+  }
+
+  private load(file: string): Promise<FetchFunction> {
+    let p = this.handlers.get(file);
+    if (p === undefined) {
+      p = loadHandler(file);
+      this.handlers.set(file, p);
+      p.then(
+        () => this.log.info({ script: file }, 'handler module loaded'),
+        () => {},
+      );
+    }
+    return p;
+  }
+}
+
+export function stackOf(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}

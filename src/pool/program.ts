@@ -1,0 +1,91 @@
+// Worker side: run a program (execute bit) for one FastCGI request, as fcgiwrap does, but better:
+// bounded children, timeouts, kill on FCGI_ABORT_REQUEST, stderr as FCGI_STDERR and logged.
+//
+// The FastCGI PARAMS are the RFC 3875 meta-variables (built by forkfast's front or by nginx's
+// fastcgi_param lines); they become the child's whole environment, plus PATH and --pass-env.
+// The child's stdout is a CGI response (RFC 3875 §6) and goes out as FCGI_STDOUT unparsed: the
+// web server parses it, as it would from fcgiwrap.
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from '../log.js';
+import type { ResponderRequest } from '../fastcgi/server.js';
+import { checkExecLimits } from '../cgi/env.js';
+import { SpawnError, type Spawner } from '../cgi/spawn-types.js';
+import { writeCgiError } from './cgi-error.js';
+import type { LocatedScript } from './script.js';
+
+export interface ProgramOptions {
+  readonly spawner: Spawner;
+  /** PATH and --pass-env: the meta-variables win over them. */
+  readonly extraEnv: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** Variables a FastCGI peer may send that a child must never see. */
+const DROPPED = ['HTTP_PROXY'] as const; // CVE-2016-5385 "httpoxy"
+
+export async function runProgram(r: ResponderRequest, script: LocatedScript, opts: ProgramOptions, log: Logger): Promise<void> {
+  const env: Record<string, string> = { ...opts.extraEnv };
+  for (const [k, v] of r.params) env[k] = v;
+  for (const k of DROPPED) delete env[k];
+  env['SCRIPT_FILENAME'] = script.file;
+  const tooBig = checkExecLimits(env);
+  if (tooBig !== null) {
+    log.warn({ script: script.file, variable: tooBig }, 'meta-variables exceed the execve limits');
+    return writeCgiError(r, 'FF_HEADERS_TOO_LARGE');
+  }
+  let child;
+  try {
+    child = await opts.spawner.spawn(
+      {
+        file: script.file,
+        args: [],
+        cwd: script.dir,
+        env,
+        stdin: r.stdin,
+        idleTimeoutMs: opts.idleTimeoutMs,
+        timeoutMs: opts.timeoutMs,
+        onStderrLine: (line) => {
+          // Both: the web server logs FCGI_STDERR in its error log (nginx does), we log it too.
+          r.writeStderr(`${line}\n`);
+          log.warn({ script: script.file, line }, 'script stderr');
+        },
+      },
+      r.signal,
+    );
+  } catch (err) {
+    if (r.aborted) return;
+    if (err instanceof SpawnError && err.code === 'EQUEUEFULL') {
+      log.warn({ script: script.file }, 'too many programs running and queued; answering 503 (consider raising --max-children)');
+      return writeCgiError(r, 'FF_OVERLOADED');
+    }
+    log.error({ script: script.file, code: (err as SpawnError).code, err: (err as Error).message }, 'program could not be started');
+    return writeCgiError(r, 'FF_SCRIPT_START_FAILED');
+  }
+  let wrote = 0;
+  child.stdout.on('data', (chunk: Buffer) => {
+    wrote += chunk.length;
+  });
+  try {
+    await pipeline(child.stdout, r.stdout, { end: false });
+  } catch {
+    // The request was aborted (r.stdout closed) or the child's pipe broke: kill it, then reap.
+    child.kill('aborted');
+  }
+  const exit = await child.exited;
+  // The stderr pipe may still hold the last lines when the child is reaped: let its EOF be read
+  // before END_REQUEST, after which FCGI_STDERR records would be dropped.
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  if (r.aborted) return;
+  if (wrote === 0 && (exit.reason === 'timeout' || exit.reason === 'idle-timeout')) {
+    log.warn({ script: script.file, reason: exit.reason }, 'program timed out before answering');
+    return writeCgiError(r, 'FF_SCRIPT_TIMEOUT');
+  }
+  if (wrote === 0) {
+    log.warn({ script: script.file, code: exit.code, signal: exit.signal }, 'program exited without output');
+    return writeCgiError(r, 'FF_BAD_SCRIPT_RESPONSE', exit.code ?? 1);
+  }
+  if (exit.reason !== 'exited') log.warn({ script: script.file, reason: exit.reason }, 'program was killed mid-response');
+  // FCGI_END_REQUEST appStatus carries the exit code (FastCGI spec §5.5).
+  r.end(exit.code ?? 1);
+}

@@ -1,0 +1,75 @@
+// The pool's shared vocabulary: options, lifecycle states and the master <-> worker IPC messages.
+import type { PoolConfig, ScriptOptions, WorkerOptions } from '../config.js';
+import type { ListenAddress } from '../config-parse.js';
+import type { LogLevel } from '../log.js';
+
+/** What `forkfast pool` needs: the lead's PoolConfig satisfies it as is. */
+export type PoolOptions = Pick<PoolConfig, 'listen' | 'logLevel' | 'scripts' | 'pool' | 'shutdownTimeoutMs' | 'pidFile'>;
+
+/** What `forkfast serve` needs for its embedded pool (the listen address is a private socket). */
+export interface EmbeddedPoolOptions {
+  readonly logLevel: LogLevel;
+  readonly scripts: ScriptOptions;
+  readonly pool: WorkerOptions;
+  readonly shutdownTimeoutMs: number;
+}
+
+/**
+ * Pool states only escalate, as in PHP-FPM's fpm_pctl: a reload is not a pool state but a new
+ * generation of workers that replaces the old one while the pool keeps running.
+ */
+export type PoolState = 'running' | 'stopping' | 'halted';
+
+/**
+ * A worker as the master sees it. booting: forked, not listening yet; ready: accepting;
+ * retiring: reached max-requests (or belongs to an old generation), still accepting until its
+ * replacement is ready; stopping: told to stop accepting and drain; killed: SIGKILL sent.
+ */
+export type WorkerState = 'booting' | 'ready' | 'retiring' | 'stopping' | 'killed';
+
+/** Why the master ended a worker's life, for the exit log line and the restart decision. */
+export type ExitKind = 'planned' | 'crash' | 'boot-failure' | 'timeout';
+
+/** Everything a worker process needs, passed once by the master at fork (JSON in its env). */
+export interface WorkerConfig {
+  readonly id: number;
+  readonly generation: number;
+  readonly listen: ListenAddress;
+  readonly scripts: ScriptOptions;
+  readonly logLevel: LogLevel;
+  readonly pretty: boolean;
+  /** Requests after which this worker asks to be replaced (jitter already added); 0: never. */
+  readonly maxRequests: number;
+  /** How often the worker proves its event loop turns (ms). */
+  readonly heartbeatMs: number;
+  /** Drain deadline of a graceful stop, enforced by the master too. */
+  readonly gracefulTimeoutMs: number;
+}
+
+/** The environment variable that carries WorkerConfig to a forked worker. */
+export const WORKER_CONFIG_ENV = 'FORKFAST_POOL_WORKER';
+
+/** Master -> worker. */
+export type MasterMessage =
+  /** Stop accepting, finish in-flight requests, close idle connections between requests, exit 0. */
+  | { readonly type: 'ff:stop' };
+
+/** Worker -> master. Any message also counts as a heartbeat. */
+export type WorkerMessage =
+  | { readonly type: 'ff:ready' }
+  | { readonly type: 'ff:heartbeat'; readonly inFlight: number; readonly served: number }
+  /** max-requests reached: replace me; I keep serving until told to stop. */
+  | { readonly type: 'ff:retire'; readonly served: number }
+  /** The worker cannot start (bad listen address, port in use...): the reason, before exit 3. */
+  | { readonly type: 'ff:boot-error'; readonly message: string };
+
+/** Exit code of a worker that failed to boot (gunicorn's WORKER_BOOT_ERROR). */
+export const WORKER_BOOT_ERROR = 3;
+
+export function isWorkerMessage(m: unknown): m is WorkerMessage {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && (m as { type: string }).type.startsWith('ff:');
+}
+
+export function isMasterMessage(m: unknown): m is MasterMessage {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'ff:stop';
+}

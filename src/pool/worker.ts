@@ -1,0 +1,151 @@
+// A pool worker: a FastCGI responder on the pool's shared listening socket, dispatching each
+// request to a resident handler module or a forked program, with heartbeat, recycling and drain.
+import { realpathSync } from 'node:fs';
+import net from 'node:net';
+import type { Logger } from '../log.js';
+import { createResponder, type ResponderRequest } from '../fastcgi/server.js';
+import { createSpawner } from '../cgi/spawn.js';
+import { writeCgiError } from './cgi-error.js';
+import { ModuleRunner, stackOf } from './module.js';
+import { runProgram } from './program.js';
+import { ScriptLocator } from './script.js';
+import { WORKER_BOOT_ERROR, isMasterMessage, type WorkerConfig, type WorkerMessage } from './types.js';
+
+/** booting -> serving -> (retiring: asked to be replaced, still serving) -> draining -> exiting. */
+export type WorkerLifecycle = 'booting' | 'serving' | 'retiring' | 'draining' | 'exiting';
+
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+/** Grace between SIGTERM and SIGKILL for forked programs. */
+const KILL_GRACE_MS = 2000;
+/** SIGINT/SIGQUIT: children get this long before the worker exits anyway. */
+const FAST_EXIT_MS = 500;
+
+export function runWorker(config: WorkerConfig, log: Logger): void {
+  let state: WorkerLifecycle = 'booting';
+  let inFlight = 0;
+  let served = 0;
+  const send = (m: WorkerMessage, cb?: () => void): void => {
+    if (process.connected && process.send) process.send(m, undefined, {}, () => cb?.());
+    else cb?.();
+  };
+
+  let cgiBin: string;
+  try {
+    cgiBin = realpathSync(config.scripts.cgiBin);
+  } catch (err) {
+    return bootFailed(`cgi-bin directory ${config.scripts.cgiBin} is not usable: ${(err as Error).message}`);
+  }
+  const { scripts } = config;
+  const spawner = createSpawner(
+    { maxChildren: scripts.maxChildren, queueSize: scripts.queueSize, killGraceMs: KILL_GRACE_MS, stderrLimit: 64 * 1024, backend: scripts.spawnBackend },
+    log,
+  );
+  const locator = new ScriptLocator(cgiBin);
+  const modules = new ModuleRunner(scripts.cgiTimeoutMs, log);
+  const programOpts = {
+    spawner,
+    extraEnv: { ...scripts.passEnv, PATH: scripts.passEnv['PATH'] ?? DEFAULT_PATH },
+    timeoutMs: scripts.cgiTimeoutMs,
+    idleTimeoutMs: scripts.cgiIdleTimeoutMs,
+  };
+
+  async function dispatch(r: ResponderRequest): Promise<void> {
+    const script = await locator.locate(r.params);
+    if (!script.ok) {
+      // What PHP-FPM calls "Primary script unknown", said in full.
+      r.log.warn({ lookedFor: script.lookedFor, cgiBin: script.cgiBin, reason: script.reason, uri: r.params.get('REQUEST_URI') }, 'script not found in --cgi-bin');
+      return writeCgiError(r, script.status === 403 ? 'FF_FORBIDDEN' : 'FF_NOT_FOUND');
+    }
+    if (script.kind === 'module') return modules.run(r, script);
+    return runProgram(r, script, programOpts, r.log);
+  }
+
+  async function onRequest(r: ResponderRequest): Promise<void> {
+    inFlight += 1;
+    try {
+      await dispatch(r);
+    } catch (err) {
+      r.log.error({ err: stackOf(err) }, 'request failed inside the worker');
+      writeCgiError(r, 'FF_INTERNAL', 1);
+    } finally {
+      inFlight -= 1;
+      served += 1;
+      // --max-requests: ask for a replacement; keep serving until the master says stop, so the
+      // socket never lacks a listener and no connection is reset (issue 5).
+      if (config.maxRequests > 0 && served === config.maxRequests && state === 'serving') {
+        state = 'retiring';
+        send({ type: 'ff:retire', served });
+      }
+    }
+  }
+
+  const responder = createResponder({ log, onRequest });
+  const server = net.createServer();
+  responder.attach(server);
+  server.once('error', (err) => {
+    if (state === 'booting') bootFailed(`cannot listen on the pool socket: ${err.message}`);
+    else log.error({ err: err.message }, 'listening socket error');
+  });
+  const listenOpts = config.listen.kind === 'unix' ? { path: config.listen.path } : { host: config.listen.host, port: config.listen.port };
+  server.listen(listenOpts, () => {
+    if (state !== 'booting') return;
+    state = 'serving';
+    send({ type: 'ff:ready' });
+    log.debug({ cgiBin }, 'worker listening');
+  });
+
+  const heartbeat = setInterval(() => send({ type: 'ff:heartbeat', inFlight, served }), config.heartbeatMs);
+
+  /** Graceful: stop accepting, finish in-flight requests, close idle connections, exit 0. */
+  async function drain(why: string): Promise<void> {
+    if (state === 'draining' || state === 'exiting') return;
+    state = 'draining';
+    log.info({ why, inFlight, served }, 'worker draining');
+    server.close();
+    await responder.close(config.gracefulTimeoutMs);
+    await spawner.close();
+    exit(0);
+  }
+
+  /** Fast: kill the children, exit without waiting for requests. */
+  function quit(why: string): void {
+    if (state === 'exiting') return;
+    state = 'exiting';
+    log.info({ why, inFlight }, 'worker quitting');
+    server.close();
+    const timer = setTimeout(() => exit(0), FAST_EXIT_MS);
+    void spawner.close().then(() => {
+      clearTimeout(timer);
+      exit(0);
+    });
+  }
+
+  function exit(code: number): void {
+    clearInterval(heartbeat);
+    process.exit(code);
+  }
+
+  process.on('message', (m: unknown) => {
+    if (isMasterMessage(m) && m.type === 'ff:stop') void drain('master asked');
+  });
+  // The master is gone (IPC closed): finish what we have and leave, never run unsupervised.
+  process.on('disconnect', () => void drain('master gone'));
+  // systemd's default KillMode sends SIGTERM to every process of the unit: drain as asked.
+  process.on('SIGTERM', () => void drain('SIGTERM'));
+  process.on('SIGINT', () => quit('SIGINT'));
+  process.on('SIGQUIT', () => quit('SIGQUIT'));
+  // Sent to the whole process group by a terminal: only the master acts on these.
+  for (const sig of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(sig, () => {});
+  // A handler's stray callback or promise must not take the other requests down with it.
+  process.on('uncaughtException', (err) => log.error({ err: stackOf(err) }, 'uncaught exception (a handler callback?); the worker keeps serving'));
+  process.on('unhandledRejection', (err) => log.error({ err: stackOf(err) }, 'unhandled rejection (a handler promise?); the worker keeps serving'));
+
+  function bootFailed(message: string): void {
+    log.fatal({ reason: message }, 'worker cannot boot');
+    const timer = setTimeout(() => process.exit(WORKER_BOOT_ERROR), 1000);
+    send({ type: 'ff:boot-error', message }, () => {
+      clearTimeout(timer);
+      process.exit(WORKER_BOOT_ERROR);
+    });
+  }
+}
