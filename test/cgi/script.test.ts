@@ -1,0 +1,66 @@
+// Unit tests of script resolution (cgi/script) against the fixture cgi-bin/: PATH_INFO cases and every refusal.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { resolveScript } from '../../src/cgi/script.js';
+
+const root = realpathSync(fileURLToPath(new URL('../../../test/fixtures/cgi-bin', import.meta.url)));
+const P = '/cgi-bin/';
+
+test('script: PATH_INFO cases (lighttpd mod_cgi, Go host_test TestPathInfo*)', async () => {
+  const cases: Array<[string, string, string]> = [
+    ['/cgi-bin/test.cgi', '/cgi-bin/test.cgi', ''],
+    ['/cgi-bin/test.cgi/', '/cgi-bin/test.cgi', '/'],
+    ['/cgi-bin/test.cgi/a/b', '/cgi-bin/test.cgi', '/a/b'],
+    ['/cgi-bin/test.cgi/a%20b/%2e%2e', '/cgi-bin/test.cgi', '/a b/..'],
+    ['/cgi-bin/test.cgi/a%2Fb', '/cgi-bin/test.cgi', '/a/b'],
+    ['/cgi-bin/sub/deep.cgi/x', '/cgi-bin/sub/deep.cgi', '/x'],
+    ['/cgi-bin/%74est.cgi', '/cgi-bin/test.cgi', ''],
+  ];
+  for (const [path, scriptName, pathInfo] of cases) {
+    const r = await resolveScript(root, P, path);
+    assert.ok(r.ok, `${path}: ${JSON.stringify(r)}`);
+    assert.equal(r.scriptName, scriptName, path);
+    assert.equal(r.pathInfo, pathInfo, path);
+    assert.equal(r.kind, 'program');
+  }
+});
+
+test('script: kinds, NPH, working directory, symlinks inside the root', async () => {
+  const mod = await resolveScript(root, P, '/cgi-bin/mod.mjs/p');
+  assert.ok(mod.ok && mod.kind === 'module' && !mod.nph);
+  const nph = await resolveScript(root, P, '/cgi-bin/nph-test.cgi');
+  assert.ok(nph.ok && nph.nph);
+  const deep = await resolveScript(root, P, '/cgi-bin/sub/deep.cgi');
+  assert.ok(deep.ok && deep.dir === root + '/sub');
+  const link = await resolveScript(root, P, '/cgi-bin/inside-link.cgi');
+  assert.ok(link.ok && link.filename === root + '/test.cgi' && link.scriptName === '/cgi-bin/inside-link.cgi');
+});
+
+test('script: refusals fail closed', async () => {
+  const cases: Array<[string, string]> = [
+    ['/cgi-bin/../outside.cgi', 'FF_FORBIDDEN'],
+    ['/cgi-bin/%2e%2e/outside.cgi', 'FF_FORBIDDEN'],
+    ['/cgi-bin/sub%2Fdeep.cgi', 'FF_FORBIDDEN'],
+    ['/cgi-bin/sub%5Cdeep.cgi', 'FF_FORBIDDEN'],
+    ['/cgi-bin/test.cgi%00', 'FF_FORBIDDEN'],
+    ['/cgi-bin/.hidden.cgi', 'FF_FORBIDDEN'],
+    ['/cgi-bin/escape.cgi', 'FF_FORBIDDEN'],
+    ['/cgi-bin/noexec.cgi', 'FF_FORBIDDEN'],
+    ['/cgi-bin/sub', 'FF_FORBIDDEN'],
+    ['/cgi-bin/sub/', 'FF_NOT_FOUND'],
+    ['/cgi-bin/', 'FF_NOT_FOUND'],
+    ['/cgi-bin/missing.cgi', 'FF_NOT_FOUND'],
+    ['/cgi-bin//test.cgi', 'FF_NOT_FOUND'],
+    ['/cgi-bin/%zz', 'FF_BAD_REQUEST'],
+    ['/cgi-bin/test.cgi/%zz', 'FF_BAD_REQUEST'],
+    ['/cgi-bin/test.cgi/%00', 'FF_BAD_REQUEST'],
+    ['/elsewhere/test.cgi', 'FF_NOT_FOUND'],
+  ];
+  for (const [path, code] of cases) {
+    const r = await resolveScript(root, P, path);
+    assert.equal(r.ok, false, path);
+    assert.equal(!r.ok && r.code, code, `${path}: ${JSON.stringify(r)}`);
+  }
+});
