@@ -7,7 +7,6 @@
 // inode and real path are unchanged. A stat per hit would cost a thread-pool round trip, as much as
 // the rest of the hit; nginx's open_file_cache makes the same trade (open_file_cache_valid). So an
 // edited, deleted or re-linked file shows within one window: documented in the README.
-import type { Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { contentType } from 'mime-types';
 import { makeValidators, type Validators } from './conditional.js';
@@ -35,7 +34,14 @@ export interface CachedFile extends Representation {
 
 const FALLBACK_TYPE = 'application/octet-stream';
 
-export function buildRepresentation(realPath: string, stat: Stats, cacheControl: string): Representation {
+/** The fields of fs.Stats that identify one version of a file. */
+export interface FileVersion {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ino: number;
+}
+
+export function buildRepresentation(realPath: string, stat: FileVersion, cacheControl: string): Representation {
   const validators = makeValidators(stat.size, stat.mtimeMs);
   // mime-types adds "; charset=utf-8" to text/* and to JSON/JavaScript (mime-db's charset field).
   const type = contentType(basename(realPath)) || FALLBACK_TYPE;
@@ -61,7 +67,7 @@ export function buildRepresentation(realPath: string, stat: Stats, cacheControl:
 }
 
 /** True when `stat` at `realPath` is the same file version as `rep`. */
-export function sameVersion(rep: Representation, realPath: string, stat: Stats): boolean {
+export function sameVersion(rep: Representation, realPath: string, stat: FileVersion): boolean {
   return rep.realPath === realPath && rep.size === stat.size && rep.mtimeMs === stat.mtimeMs && rep.ino === stat.ino;
 }
 

@@ -1,15 +1,16 @@
 // Static files: writes the response for one representation: 304/412, Range 206/416, HEAD, 200.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { sendError } from '../errors.js';
 import type { RequestContext } from '../http/route.js';
 import { evaluatePreconditions, ifRangeAllows } from './conditional.js';
 import type { Representation } from './file-cache.js';
 import { parseRange, type RangeResult } from './range.js';
+import { closeFd } from './resolve.js';
 
 /** The bytes of a representation: held in memory (cache hit) or an open file to stream. */
-export type Body = { readonly kind: 'buffer'; readonly buffer: Buffer } | { readonly kind: 'file'; readonly handle: FileHandle };
+export type Body = { readonly kind: 'buffer'; readonly buffer: Buffer } | { readonly kind: 'file'; readonly fd: number };
 
 const IGNORED: RangeResult = { kind: 'ignored' };
 
@@ -17,7 +18,7 @@ const IGNORED: RangeResult = { kind: 'ignored' };
 const STREAM_CHUNK = 64 * 1024;
 
 /**
- * Answers a GET or HEAD for `rep`. Owns `body`: an open file is closed on every path (streamed with
+ * Answers a GET or HEAD for `rep`. Owns `body`: an open descriptor is closed on every path (streamed with
  * autoClose, or closed here when no body goes out). Resolves when the response is finished or the
  * client went away, so the front's access log sees the real duration.
  */
@@ -60,15 +61,16 @@ export async function respond(req: IncomingMessage, res: ServerResponse, ctx: Re
     res.end(range.kind === 'satisfiable' ? body.buffer.subarray(start, end + 1) : body.buffer);
     return;
   }
-  await stream(res, ctx, body.handle, start, end);
+  await stream(res, ctx, body.fd, start, end);
 }
 
 /**
  * Streams bytes start..end of an open file with backpressure: pipeline() pauses the file stream
  * while the socket's buffer is full, so memory stays near one chunk per response whatever the size.
  */
-async function stream(res: ServerResponse, ctx: RequestContext, handle: FileHandle, start: number, end: number): Promise<void> {
-  const source = handle.createReadStream({ start, end, highWaterMark: STREAM_CHUNK, autoClose: true });
+async function stream(res: ServerResponse, ctx: RequestContext, fd: number, start: number, end: number): Promise<void> {
+  // With `fd` the path argument is ignored; autoClose closes the descriptor on end, error or destroy.
+  const source = createReadStream('', { fd, start, end, highWaterMark: STREAM_CHUNK, autoClose: true });
   try {
     await pipeline(source, res);
   } catch (err) {
@@ -82,5 +84,5 @@ async function stream(res: ServerResponse, ctx: RequestContext, handle: FileHand
 }
 
 async function release(body: Body): Promise<void> {
-  if (body.kind === 'file') await body.handle.close();
+  if (body.kind === 'file') await closeFd(body.fd);
 }

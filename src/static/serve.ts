@@ -13,7 +13,7 @@ import { sendError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Mount, RequestContext } from '../http/route.js';
 import { buildRepresentation, FileCache, sameVersion, type CachedFile } from './file-cache.js';
-import { Resolver } from './resolve.js';
+import { closeFd, readSmall, Resolver } from './resolve.js';
 import { respond } from './respond.js';
 import { checkPath, type SafePath } from './safe-path.js';
 
@@ -25,7 +25,7 @@ export interface StaticOptions {
   readonly cacheControl?: string;
   /** The small-file cache, or false to resolve and read every request. */
   readonly cache?: false | {
-    /** Largest file kept in memory; default 64 KiB. Larger files always stream. */
+    /** Largest file kept in memory (and read whole rather than streamed); default 64 KiB. */
     readonly maxFileBytes?: number;
     /** Body bytes held in all; default 16 MiB. */
     readonly maxTotalBytes?: number;
@@ -48,13 +48,16 @@ export class StaticFiles {
   readonly #cacheControl: string;
   readonly #cache: FileCache | undefined;
   readonly #revalidateMs: number;
+  /** Files up to this size are read in one go; larger ones stream. */
+  readonly #smallBytes: number;
 
   constructor(opts: StaticOptions) {
     this.#resolver = new Resolver(opts.root);
     this.#log = opts.log.child({ component: 'static' });
     this.#cacheControl = opts.cacheControl ?? DEFAULT_CACHE_CONTROL;
     const c = opts.cache === false ? undefined : (opts.cache ?? {});
-    this.#cache = c && new FileCache({ maxFileBytes: c.maxFileBytes ?? 64 * 1024, maxTotalBytes: c.maxTotalBytes ?? 16 * 1024 * 1024 });
+    this.#smallBytes = (c && c.maxFileBytes) ?? 64 * 1024;
+    this.#cache = c && new FileCache({ maxFileBytes: this.#smallBytes, maxTotalBytes: c.maxTotalBytes ?? 16 * 1024 * 1024 });
     this.#revalidateMs = c?.revalidateMs ?? 1000;
     this.#log.debug({ root: this.#resolver.rootReal }, 'static root resolved');
   }
@@ -98,26 +101,28 @@ export class StaticFiles {
     }
     if (hit !== undefined && sameVersion(hit, r.realPath, r.stat)) {
       hit.checkedAt = now;
-      await r.handle.close();
+      await closeFd(r.fd);
       return respond(req, res, ctx, hit, { kind: 'buffer', buffer: hit.body }, now);
     }
     const rep = buildRepresentation(r.realPath, r.stat, this.#cacheControl);
-    if (this.#cache === undefined || !this.#cache.accepts(r.stat.size)) {
+    if (r.stat.size > this.#smallBytes) {
       this.#cache?.delete(path.key);
-      return respond(req, res, ctx, rep, { kind: 'file', handle: r.handle }, now);
+      return respond(req, res, ctx, rep, { kind: 'file', fd: r.fd }, now);
     }
+    // A small file is read whole (one pread) even without the cache: cheaper than a stream.
     let body: Buffer;
     try {
-      body = await r.handle.readFile();
+      body = await readSmall(r.fd, r.stat.size);
     } finally {
-      await r.handle.close();
+      await closeFd(r.fd);
     }
     if (body.length !== rep.size) {
-      // The file changed between fstat and read: serve what we read, under a matching description.
-      this.#cache.delete(path.key);
-      const fresh = buildRepresentation(r.realPath, { ...r.stat, size: body.length, mtimeMs: now } as typeof r.stat, this.#cacheControl);
+      // The file shrank between fstat and read: serve what we read, described as what it is.
+      this.#cache?.delete(path.key);
+      const fresh = buildRepresentation(r.realPath, { size: body.length, mtimeMs: now, ino: r.stat.ino }, this.#cacheControl);
       return respond(req, res, ctx, fresh, { kind: 'buffer', buffer: body }, now);
     }
+    if (this.#cache === undefined) return respond(req, res, ctx, rep, { kind: 'buffer', buffer: body }, now);
     const entry: CachedFile = { ...rep, body, checkedAt: now };
     this.#cache.set(path.key, entry);
     return respond(req, res, ctx, entry, { kind: 'buffer', buffer: body }, now);
