@@ -48,7 +48,7 @@ function fail(message: string, code: number): number {
 }
 
 async function measure(phase: Phase, base: string, o: BenchOptions, server: OwnServer | null, progress: Progress): Promise<PhaseResult> {
-  const label = `${phase.script ?? 'static'} ${phase.mode} ${phase.path}`;
+  const label = `${phase.path} (${phase.mode === 'static' ? 'static' : phase.mode === 'cgi' ? 'fork' : 'resident'})`;
   progress.begin(label, o.warmup, o.duration);
   let sampler: UsageSampler | null = null;
   try {
