@@ -27,6 +27,8 @@ export interface HarnessOptions {
   readonly queueSize?: number;
   readonly passAuthorization?: boolean;
   readonly passEnv?: Record<string, string>;
+  /** Spawner backend; default 'node' (the native helper has its own tests). */
+  readonly backend?: 'auto' | 'native' | 'node';
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
@@ -44,7 +46,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     },
   });
   const log = createLogger({ level: 'debug', destination: sink });
-  const spawner = createSpawner({ maxChildren: o.maxChildren ?? 16, queueSize: o.queueSize ?? 256, killGraceMs: 500, stderrLimit: 64 * 1024, backend: 'auto' }, log);
+  const spawner = createSpawner({ maxChildren: o.maxChildren ?? 16, queueSize: o.queueSize ?? 256, killGraceMs: 500, stderrLimit: 64 * 1024, backend: o.backend ?? 'node' }, log);
   const mount = createCgiMount({
     cgiBin: o.cgiBin ?? fixtureCgiBin,
     publicDir,
