@@ -10,10 +10,18 @@ import type { RawChild, RawExit, StartChild } from './spawn-backend.js';
 import { SpawnError, type SpawnRequest } from './spawn-types.js';
 
 /** The addon's surface (src/native/spawn.c). Negative numbers are -errno. */
+type OnExit = (code: number | null, signal: number) => void;
+type Spawned = number[] | number;
 interface NativeSpawn {
-  spawn(file: string, argv: string, env: string, cwd: string, onExit: (code: number | null, signal: number) => void): number[] | number;
+  /** posix_spawn on libuv's thread pool: the event loop does not wait for the child's exec. */
+  spawn(file: string, argv: string, env: string, cwd: string, onExit: OnExit, onSpawned: (r: Spawned) => void): number;
+  /** posix_spawn on the calling (main) thread: blocked until the child has exec'd. */
+  spawnSync(file: string, argv: string, env: string, cwd: string, onExit: OnExit): Spawned;
   probe(): number;
 }
+
+/** Where posix_spawn runs: 'pool' (default) or 'inline' on the event loop (kept to measure). */
+export type NativeMode = 'pool' | 'inline';
 
 /** Where the built addon may be: next to the sources, seen from src/cgi/ or from dist/src/cgi/. */
 const CANDIDATES = ['../native/build/Release/forkfast_spawn.node', '../../../src/native/build/Release/forkfast_spawn.node'];
@@ -69,7 +77,7 @@ function pipeSocket(fd: number, readable: boolean): Socket {
   return new Socket({ fd, readable, writable: !readable });
 }
 
-export function loadNativeStarter(log: Logger): StartChild | null {
+export function loadNativeStarter(log: Logger, mode: NativeMode = 'pool'): StartChild | null {
   const addon = loadAddon(log);
   if (!addon) return null;
   return async (request: SpawnRequest): Promise<RawChild> => {
@@ -83,7 +91,13 @@ export function loadNativeStarter(log: Logger): StartChild | null {
     const onExit = (code: number | null, signal: number): void => {
       resolveExit({ code, signal: signal ? (SIGNAL_NAMES.get(signal) ?? null) : null });
     };
-    const r = addon.spawn(request.file, argv, env, request.cwd, onExit);
+    const r =
+      mode === 'inline'
+        ? addon.spawnSync(request.file, argv, env, request.cwd, onExit)
+        : await new Promise<Spawned>((resolve) => {
+            const queued = addon.spawn(request.file, argv, env, request.cwd, onExit, resolve);
+            if (queued !== 0) resolve(queued);
+          });
     if (typeof r === 'number') {
       throw await diagnoseStartFailure(ERRNO_NAMES.get(-r) ?? `errno ${-r}`, request.file, request.cwd);
     }

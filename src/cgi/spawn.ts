@@ -5,7 +5,7 @@ import { supervise } from './spawn-child.js';
 import { startNodeChild } from './spawn-node.js';
 import { abortError, SlotQueue } from './spawn-queue.js';
 import { SpawnError, type ChildExit, type SpawnedChild, type Spawner, type SpawnerOptions, type SpawnRequest } from './spawn-types.js';
-import { loadNativeStarter } from './spawn-native.js';
+import { loadNativeStarter, type NativeMode } from './spawn-native.js';
 
 export { SpawnError } from './spawn-types.js';
 export type { ChildExit, ExitReason, SpawnedChild, Spawner, SpawnerOptions, SpawnRequest } from './spawn-types.js';
@@ -15,9 +15,15 @@ export function defaultSpawnerOptions(cpus: number): SpawnerOptions {
   return { maxChildren: Math.max(4, cpus * 4), queueSize: 256, killGraceMs: 2000, stderrLimit: 64 * 1024, backend: 'auto' };
 }
 
-function chooseBackend(options: SpawnerOptions, log: Logger): { name: 'native' | 'node'; start: StartChild } {
+/** Knobs for benchmarks and tests, not for configuration. */
+export interface SpawnerInternals {
+  /** Where the native backend calls posix_spawn: libuv's thread pool (default) or inline. */
+  readonly nativeMode?: NativeMode;
+}
+
+function chooseBackend(options: SpawnerOptions, log: Logger, internals: SpawnerInternals): { name: 'native' | 'node'; start: StartChild } {
   if (options.backend === 'node') return { name: 'node', start: startNodeChild };
-  const native = loadNativeStarter(log);
+  const native = loadNativeStarter(log, internals.nativeMode);
   if (native) return { name: 'native', start: native };
   if (options.backend === 'native') {
     throw new Error('spawn backend "native" was requested but the addon is not built (run `npm run build:native`)');
@@ -25,10 +31,10 @@ function chooseBackend(options: SpawnerOptions, log: Logger): { name: 'native' |
   return { name: 'node', start: startNodeChild };
 }
 
-export function createSpawner(options: SpawnerOptions, parentLog: Logger): Spawner {
+export function createSpawner(options: SpawnerOptions, parentLog: Logger, internals: SpawnerInternals = {}): Spawner {
   if (!(options.maxChildren >= 1)) throw new RangeError('maxChildren must be at least 1');
   const log = parentLog.child({ component: 'spawn' });
-  const backend = chooseBackend(options, log);
+  const backend = chooseBackend(options, log, internals);
   const slots = new SlotQueue(options.maxChildren, Math.max(0, options.queueSize));
   const children = new Set<SpawnedChild>();
   let spawned = 0;

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "forkfast_spawn",
-      "sources": ["spawn.c"],
+      "sources": ["addon.c", "spawn_job.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["_GNU_SOURCE"]
     }

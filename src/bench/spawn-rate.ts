@@ -1,0 +1,78 @@
+// Spawns/s of a `hello.sh` CGI script through each spawn backend at a few concurrencies (issue 3).
+// Usage: node dist/src/bench/spawn-rate.js [seconds=3] [concurrency...=1 4 16]
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSpawner } from '../cgi/spawn.js';
+import type { Spawner, SpawnRequest } from '../cgi/spawn-types.js';
+import { silentLogger } from '../log.js';
+
+const HELLO = '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nhello\\n"\n';
+
+async function drain(child: Awaited<ReturnType<Spawner['spawn']>>): Promise<void> {
+  for await (const _ of child.stdout) {
+    // read to the end, as the gateway does
+  }
+  await child.exited;
+}
+
+interface Rate {
+  /** Children spawned, read to the end and reaped per second. */
+  readonly perSecond: number;
+  /** CPU time of this (the gateway's) process per child, in µs: the part a backend controls. */
+  readonly cpuMicros: number;
+}
+
+async function rate(spawner: Spawner, request: SpawnRequest, concurrency: number, seconds: number): Promise<Rate> {
+  const end = Date.now() + seconds * 1000;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (Date.now() < end) {
+      await drain(await spawner.spawn(request));
+      done++;
+    }
+  };
+  const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const cpu = process.cpuUsage(cpu0);
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { perSecond: done / elapsed, cpuMicros: (cpu.user + cpu.system) / Math.max(1, done) };
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 3);
+  const levels = process.argv.length > 3 ? process.argv.slice(3).map(Number) : [1, 4, 16];
+  const dir = mkdtempSync(join(tmpdir(), 'forkfast-spawn-rate-'));
+  const file = join(dir, 'hello.sh');
+  writeFileSync(file, HELLO);
+  chmodSync(file, 0o755);
+  const request: SpawnRequest = { file, args: [], cwd: dir, env: { PATH: '/usr/bin:/bin', GATEWAY_INTERFACE: 'CGI/1.1' }, stdin: null, idleTimeoutMs: 0, timeoutMs: 10_000 };
+  console.log('backend        concurrency  spawns/s  parent CPU µs/spawn');
+  try {
+    const variants = [
+      { label: 'node', backend: 'node', nativeMode: 'pool' },
+      { label: 'native-inline', backend: 'native', nativeMode: 'inline' },
+      { label: 'native', backend: 'native', nativeMode: 'pool' },
+    ] as const;
+    for (const { label, backend, nativeMode } of variants) {
+      let spawner: Spawner;
+      try {
+        spawner = createSpawner({ maxChildren: 64, queueSize: 64, killGraceMs: 1000, stderrLimit: 4096, backend }, silentLogger(), { nativeMode });
+      } catch (err) {
+        console.log(`${label.padEnd(13)}  skipped: ${(err as Error).message}`);
+        continue;
+      }
+      for (const c of levels) {
+        await rate(spawner, request, c, 0.3); // warm up
+        const r = await rate(spawner, request, c, seconds);
+        console.log(`${label.padEnd(13)}  ${String(c).padStart(11)}  ${r.perSecond.toFixed(0).padStart(8)}  ${r.cpuMicros.toFixed(0).padStart(19)}`);
+      }
+      await spawner.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
