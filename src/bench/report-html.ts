@@ -1,12 +1,17 @@
 // The self-contained HTML report of a bench run: big type, inline SVG charts, no external assets.
 import type { BenchReport, PhaseMode, PhaseResult } from './types.js';
 import { barChart, esc, percentileChart, type Series } from './svg.js';
-import { PHASE_HEADERS, modeLabel, phaseLabel, phaseRow } from './table.js';
+import { PHASE_HEADERS, phaseLabel, phaseRow } from './table.js';
 
 export const MODE_COLORS: Record<PhaseMode, string> = { static: '#7f7f7f', cgi: '#d95f02', fastcgi: '#1f78b4' };
 
+/** Short names for charts: `static /1k.txt`, `hello.sh fork`, `hello.sh resident`. */
+function shortLabel(p: PhaseResult): string {
+  return p.mode === 'static' ? phaseLabel(p) : `${phaseLabel(p)} ${p.mode === 'cgi' ? 'fork' : 'resident'}`;
+}
+
 function series(p: PhaseResult): Series {
-  return { name: `${phaseLabel(p)} ${modeLabel(p)}`, color: MODE_COLORS[p.mode], points: p.load.latency.distribution };
+  return { name: shortLabel(p), color: MODE_COLORS[p.mode], points: p.load.latency.distribution };
 }
 
 function htmlTable(r: BenchReport): string {
@@ -46,7 +51,7 @@ dt { font-weight: bold; }
 
 /** The page. Every value from the run is escaped; the result is one file a teacher can project. */
 export function reportHtml(r: BenchReport): string {
-  const bars = r.phases.map((p) => ({ label: `${phaseLabel(p)} ${p.mode === 'static' ? '' : p.mode === 'cgi' ? 'fork' : 'resident'}`.trim(), value: p.reqPerSec, color: MODE_COLORS[p.mode] }));
+  const bars = r.phases.map((p) => ({ label: shortLabel(p), value: p.reqPerSec, color: MODE_COLORS[p.mode] }));
   const staticPhase = r.phases.find((p) => p.mode === 'static');
   const scripts = [...new Set(r.phases.filter((p) => p.script !== null).map((p) => p.script as string))];
   const latency = scripts.map((s) => {

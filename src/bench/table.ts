@@ -17,7 +17,7 @@ export function renderTable(headers: readonly string[], rows: ReadonlyArray<read
 export const PHASE_HEADERS = ['script', 'mode', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'CPU s', 'CPU %', 'peak RSS'] as const;
 
 export function phaseLabel(p: PhaseResult): string {
-  return p.script ?? 'static 1 KiB';
+  return p.script ?? `static ${p.path}`;
 }
 
 /** The transport in words, as a reader of the issue knows them. */
