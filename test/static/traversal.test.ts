@@ -2,7 +2,8 @@
 // A secret file sits just outside the served root; no request may ever return its bytes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { silentLogger } from '../../src/log.js';
+import { PassThrough } from 'node:stream';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { checkPath } from '../../src/static/safe-path.js';
 import { createStaticMount } from '../../src/static/serve.js';
 import { makeTree, request, SECRET, serve, type Running, type Tree } from './harness.js';
@@ -112,4 +113,28 @@ describe('static mount refuses every way out of the root', { timeout: 20_000 }, 
     assert.equal(r.status, 200);
     assert.equal(r.body.toString(), 'hello, static world\n');
   });
+});
+
+test('a refused path is one structured warn line with the reason, not a crash', { timeout: 10_000 }, async () => {
+  const tree = makeTree();
+  const out = new PassThrough();
+  const lines: Record<string, unknown>[] = [];
+  out.on('data', (c: Buffer) => {
+    for (const l of c.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+  });
+  const log = createLogger({ level: 'info', destination: out });
+  const srv = await serve(createStaticMount({ root: tree.root, log }), log);
+  try {
+    assert.equal((await request(srv.port, 'GET', '/%2e%2e/secret.txt')).status, 400);
+    assert.equal((await request(srv.port, 'GET', '/link-out.txt')).status, 404);
+    await new Promise((r) => setImmediate(r));
+    const refused = lines.filter((l) => l.msg === 'static path refused');
+    assert.deepEqual(refused.map((l) => [l.level, l.reason, l.path]), [
+      [40, 'traversal', '/%2e%2e/secret.txt'],
+      [40, 'outside-root', '/link-out.txt'],
+    ]);
+  } finally {
+    await srv.close();
+    tree.remove();
+  }
 });
