@@ -12,7 +12,8 @@ export interface RawExit {
 export interface RawChild {
   /** Also the id of its process group: every backend makes the child a group leader. */
   readonly pid: number;
-  readonly stdin: Writable;
+  /** Null when the request has no body: the child's stdin is then /dev/null (EOF at once). */
+  readonly stdin: Writable | null;
   /** A net.Socket over the pipe: `bytesRead` tells the idle timer whether output moved. */
   readonly stdout: Readable & { readonly bytesRead?: number };
   readonly stderr: Readable;

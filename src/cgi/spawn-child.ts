@@ -118,6 +118,10 @@ function armIdleTimer(raw: RawChild, idleMs: number, onIdle: () => void, save: (
  */
 function pipeStdin(raw: RawChild, body: Readable | null): void {
   const stdin = raw.stdin;
+  if (stdin === null) {
+    body?.resume(); // cannot happen: backends make a pipe whenever there is a body
+    return;
+  }
   if (body === null) {
     stdin.on('error', () => {});
     stdin.end();

@@ -14,9 +14,9 @@ type OnExit = (code: number | null, signal: number) => void;
 type Spawned = number[] | number;
 interface NativeSpawn {
   /** posix_spawn on libuv's thread pool: the event loop does not wait for the child's exec. */
-  spawn(file: string, argv: string, env: string, cwd: string, onExit: OnExit, onSpawned: (r: Spawned) => void): number;
+  spawn(file: string, argv: string, env: string, cwd: string, stdinPipe: boolean, onExit: OnExit, onSpawned: (r: Spawned) => void): number;
   /** posix_spawn on the calling (main) thread: blocked until the child has exec'd. */
-  spawnSync(file: string, argv: string, env: string, cwd: string, onExit: OnExit): Spawned;
+  spawnSync(file: string, argv: string, env: string, cwd: string, stdinPipe: boolean, onExit: OnExit): Spawned;
   probe(): number;
 }
 
@@ -91,17 +91,18 @@ export function loadNativeStarter(log: Logger, mode: NativeMode = 'pool'): Start
     const onExit = (code: number | null, signal: number): void => {
       resolveExit({ code, signal: signal ? (SIGNAL_NAMES.get(signal) ?? null) : null });
     };
+    const stdinPipe = request.stdin !== null;
     const r =
       mode === 'inline'
-        ? addon.spawnSync(request.file, argv, env, request.cwd, onExit)
+        ? addon.spawnSync(request.file, argv, env, request.cwd, stdinPipe, onExit)
         : await new Promise<Spawned>((resolve) => {
-            const queued = addon.spawn(request.file, argv, env, request.cwd, onExit, resolve);
+            const queued = addon.spawn(request.file, argv, env, request.cwd, stdinPipe, onExit, resolve);
             if (queued !== 0) resolve(queued);
           });
     if (typeof r === 'number') {
       throw await diagnoseStartFailure(ERRNO_NAMES.get(-r) ?? `errno ${-r}`, request.file, request.cwd);
     }
     const [pid, stdinFd, stdoutFd, stderrFd] = r as [number, number, number, number];
-    return { pid, stdin: pipeSocket(stdinFd, false), stdout: pipeSocket(stdoutFd, true), stderr: pipeSocket(stderrFd, true), reaped };
+    return { pid, stdin: stdinFd >= 0 ? pipeSocket(stdinFd, false) : null, stdout: pipeSocket(stdoutFd, true), stderr: pipeSocket(stderrFd, true), reaped };
   };
 }

@@ -39,7 +39,8 @@ export const startNodeChild: StartChild = async (request: SpawnRequest): Promise
       // every process it forked (issue 3, "Children's lives").
       detached: true,
       shell: false,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      // No body: stdin is /dev/null (EOF at once), one pipe fewer to create and close.
+      stdio: [request.stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       windowsHide: true,
     });
   } catch (err) {
@@ -60,6 +61,6 @@ export const startNodeChild: StartChild = async (request: SpawnRequest): Promise
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   const { stdin, stdout, stderr } = child;
-  if (child.pid === undefined || !stdin || !stdout || !stderr) throw new SpawnError('EUNKNOWN', 'child_process.spawn returned no pid or pipes');
-  return { pid: child.pid, stdin, stdout, stderr, reaped };
+  if (child.pid === undefined || !stdout || !stderr) throw new SpawnError('EUNKNOWN', 'child_process.spawn returned no pid or pipes');
+  return { pid: child.pid, stdin: request.stdin === null ? null : stdin, stdout, stderr, reaped };
 };

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,9 @@ static spawn_job_t *job_from_args(napi_env env, napi_value *args) {
   job->argv_blob = get_string(env, args[1], &argv_len);
   job->env_blob = get_string(env, args[2], &env_len);
   job->cwd = get_string(env, args[3], NULL);
+  bool stdin_pipe = true;
+  napi_get_value_bool(env, args[4], &stdin_pipe);
+  job->stdin_pipe = stdin_pipe ? 1 : 0;
   spawn_job_prepare(job, argv_len, env_len);
   return job;
 }
@@ -129,16 +133,17 @@ static napi_value finish(napi_env env, spawn_job_t *job, napi_value on_exit) {
   return arr;
 }
 
-/* spawnSync(file, argvBlob, envBlob, cwd, onExit) -> [pid, stdin, stdout, stderr] or -errno. */
+/* spawnSync(file, argvBlob, envBlob, cwd, stdinPipe, onExit) -> [pid, stdin, stdout, stderr] or
+ * -errno; stdin is -1 without stdinPipe. */
 static napi_value js_spawn_sync(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value args[5];
+  size_t argc = 6;
+  napi_value args[6];
   napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc < 5) return int_value(env, -EINVAL);
+  if (argc < 6) return int_value(env, -EINVAL);
   spawn_job_t *job = job_from_args(env, args);
   if (!job) return int_value(env, -ENOMEM);
   spawn_job_run(job);
-  napi_value result = finish(env, job, args[4]);
+  napi_value result = finish(env, job, args[5]);
   spawn_job_free(job);
   return result;
 }
@@ -164,19 +169,20 @@ static void async_complete(napi_env env, napi_status status, void *data) {
   free(a);
 }
 
-/* spawn(file, argvBlob, envBlob, cwd, onExit, onSpawned): onSpawned gets what spawnSync returns. */
+/* spawn(file, argvBlob, envBlob, cwd, stdinPipe, onExit, onSpawned): onSpawned gets what
+ * spawnSync returns. */
 static napi_value js_spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value args[6], resource_name;
+  size_t argc = 7;
+  napi_value args[7], resource_name;
   napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc < 6) return int_value(env, -EINVAL);
+  if (argc < 7) return int_value(env, -EINVAL);
   async_spawn_t *a = calloc(1, sizeof *a);
   if (!a || !(a->job = job_from_args(env, args))) {
     free(a);
     return int_value(env, -ENOMEM);
   }
-  napi_create_reference(env, args[4], 1, &a->on_exit);
-  napi_create_reference(env, args[5], 1, &a->on_spawned);
+  napi_create_reference(env, args[5], 1, &a->on_exit);
+  napi_create_reference(env, args[6], 1, &a->on_spawned);
   napi_create_string_utf8(env, "forkfast:spawn", NAPI_AUTO_LENGTH, &resource_name);
   napi_create_async_work(env, NULL, resource_name, async_execute, async_complete, a, &a->work);
   napi_queue_async_work(env, a->work);

@@ -79,12 +79,16 @@ void spawn_job_run(spawn_job_t *job) {
   pid_t pid = -1;
 
   /* O_CLOEXEC: a child spawned concurrently (by another thread or libuv) must not inherit these. */
-  if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) { err = errno; goto done; }
+  if ((job->stdin_pipe && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) { err = errno; goto done; }
   if ((err = posix_spawn_file_actions_init(&fa))) goto done;
   fa_ready = 1;
   /* dup2 clears FD_CLOEXEC on 0, 1, 2; closefrom(3) also catches descriptors a library opened
    * without O_CLOEXEC. RFC 3875 §4.2: the body on stdin; §6: the response on stdout. */
-  if ((err = posix_spawn_file_actions_adddup2(&fa, in[0], 0))) goto done;
+  /* Without a body, stdin is /dev/null: EOF at once (RFC 3875 §4.2), one pipe fewer to make,
+   * wrap in a stream and close for most requests (GET). */
+  if (job->stdin_pipe) err = posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  else err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (err) goto done;
   if ((err = posix_spawn_file_actions_adddup2(&fa, out[1], 1))) goto done;
   if ((err = posix_spawn_file_actions_adddup2(&fa, errp[1], 2))) goto done;
   if ((err = posix_spawn_file_actions_addchdir_np(&fa, job->cwd))) goto done;

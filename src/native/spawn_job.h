@@ -8,11 +8,12 @@ typedef struct {
   /* in: owned, malloc'ed; argv/envp point into the blobs */
   char *file, *cwd, *argv_blob, *env_blob;
   char **argv, **envp;
+  int stdin_pipe; /* 0: stdin reads /dev/null (no request body), 1: a pipe we write */
   /* out */
   int err;     /* 0, or the errno that stopped the spawn (exec errors included) */
   pid_t pid;
   int pidfd;   /* polls readable when the child exits (pidfd_open(2)) */
-  int fds[3];  /* our ends: the child's stdin (write), stdout (read), stderr (read) */
+  int fds[3];  /* our ends: the child's stdin (write, -1 without a pipe), stdout, stderr (read) */
 } spawn_job_t;
 
 /* Splits the NUL-separated blobs into vectors; 0 or ENOMEM. */
