@@ -28,7 +28,16 @@ function looksExecutable(file: string): boolean {
   }
 }
 
+/** NUL cannot cross execve; a '=' in a name would let it spoof another variable. */
+function badEnv(env: Readonly<Record<string, string>>): boolean {
+  for (const key in env) if (key === '' || key.includes('=') || key.includes('\0') || env[key]?.includes('\0')) return true;
+  return false;
+}
+
 export const startNodeChild: StartChild = async (request: SpawnRequest): Promise<RawChild> => {
+  if (badEnv(request.env) || request.args.some((a) => a.includes('\0'))) {
+    throw new SpawnError('EINVAL', `cannot execute "${request.file}": NUL byte or bad variable name in its arguments or environment`);
+  }
   if (!looksExecutable(request.file)) throw await diagnoseStartFailure('ENOEXEC', request.file, request.cwd);
   let child;
   try {

@@ -17,9 +17,14 @@ const SCRIPTS: Record<string, string> = {
   'stubborn.sh': '#!/bin/sh\ntrap "" TERM\nsleep 1000 &\necho "$$ $!"\nwait\nwait\n',
   'stderr.sh': '#!/bin/sh\nprintf "one\\ntwo\\r\\nthree" >&2\necho out\n',
   'stderr-flood.sh': '#!/bin/sh\nhead -c 200000 /dev/zero | tr "\\000" x >&2\necho done\n',
+  // With SIGPIPE at its default, `yes` dies quietly when head exits; ignored, it would complain.
+  'sigpipe.sh': '#!/bin/sh\nyes | head -n 1\n',
+  'read-stdin.sh': '#!/bin/sh\nprintf "[%s]" "$(cat)"\n',
+  'big-out.sh': '#!/bin/sh\nhead -c 1048576 /dev/zero\n',
   'bad-interp.sh': '#!/usr/bin/nope-not-here\necho never\n',
   'crlf.sh': '#!/bin/sh\r\necho never\r\n',
   'no-shebang.sh': 'echo I would run under sh with execvp semantics\n',
+  'elf-garbage.bin': '\x7fELF\x02\x01\x01 an ELF magic and nothing valid after it',
   'garbage.bin': '\x00\x01\x02 binary bytes that no exec format claims',
 };
 

@@ -171,6 +171,52 @@ export function spawnSuite(backend: 'node' | 'native', skip: string | false): vo
     });
   }
 
+  if (backend === 'native') {
+    // libuv retries ENOEXEC with /bin/sh (execvp semantics); posix_spawn does not: execve only.
+    it('start failure: a broken ELF file gives ENOEXEC', async (t) => {
+      const s = make(t);
+      await assert.rejects(s.spawn(req('elf-garbage.bin')), (e: unknown) => e instanceof SpawnError && e.code === 'ENOEXEC' && /exec format error/.test(e.message));
+    });
+  }
+
+  it('start failure: an environment too large for exec gives E2BIG', async (t) => {
+    const s = make(t);
+    // Linux caps one argv/env string at 32 pages (MAX_ARG_STRLEN, 128 KiB).
+    const env = { ...ENV, HTTP_X_HUGE: 'x'.repeat(200_000) };
+    await assert.rejects(s.spawn(req('exit.sh', { env })), (e: unknown) => e instanceof SpawnError && e.code === 'E2BIG');
+    assert.deepEqual(s.stats(), { running: 0, queued: 0, spawned: 0 });
+  });
+
+  it('start failure: a NUL byte in the environment gives EINVAL', async (t) => {
+    const s = make(t);
+    await assert.rejects(s.spawn(req('exit.sh', { env: { ...ENV, A: 'x\0B=y' } })), (e: unknown) => e instanceof SpawnError && e.code === 'EINVAL');
+  });
+
+  it('signals are at their defaults in the child (SIGPIPE is not ignored)', async (t) => {
+    const s = make(t);
+    const lines: string[] = [];
+    const child = await s.spawn(req('sigpipe.sh', { onStderrLine: (l) => lines.push(l) }));
+    assert.equal((await readAll(child.stdout)).toString(), 'y\n');
+    assert.equal((await child.exited).code, 0);
+    assert.deepEqual(lines, []);
+  });
+
+  it('no body: stdin reads EOF at once; a body: stdin gets it all', async (t) => {
+    const s = make(t);
+    const none = await s.spawn(req('read-stdin.sh'));
+    assert.equal((await readAll(none.stdout)).toString(), '[]');
+    const some = await s.spawn(req('read-stdin.sh', { stdin: Readable.from([Buffer.from('a=1&b=2')]) }));
+    assert.equal((await readAll(some.stdout)).toString(), '[a=1&b=2]');
+  });
+
+  it('a slow consumer is not an idle child: output waiting in our buffer is not silence', async (t) => {
+    const s = make(t);
+    const child = await s.spawn(req('big-out.sh', { idleTimeoutMs: 150 }));
+    await new Promise((r) => setTimeout(r, 600)); // nobody reads: the child blocks on a full pipe
+    assert.equal((await readAll(child.stdout)).length, 1048576);
+    assert.deepEqual(await child.exited, { code: 0, signal: null, reason: 'exited' });
+  });
+
   it('stderr arrives line by line, CRLF trimmed, last line without newline', async (t) => {
     const s = make(t);
     const lines: string[] = [];
