@@ -71,8 +71,16 @@ export async function respond(req: IncomingMessage, res: ServerResponse, ctx: Re
 async function stream(res: ServerResponse, ctx: RequestContext, fd: number, start: number, end: number): Promise<void> {
   // With `fd` the path argument is ignored; autoClose closes the descriptor on end, error or destroy.
   const source = createReadStream('', { fd, start, end, highWaterMark: STREAM_CHUNK, autoClose: true });
+  // Taken now: once the response finishes, node detaches the socket from `res` for the next request.
+  const socket = res.socket;
   try {
     await pipeline(source, res);
+    // The file shrank after fstat: fewer bytes than Content-Length went out, so the message framing
+    // is broken and the connection cannot be reused (RFC 9112 §6.3): close it.
+    if (source.bytesRead !== end - start + 1) {
+      ctx.log.warn({ expected: end - start + 1, sent: source.bytesRead }, 'static file shrank while streaming');
+      socket?.destroy();
+    }
   } catch (err) {
     // A client that goes away mid-file is ordinary (ERR_STREAM_PREMATURE_CLOSE); a read error is not.
     const code = (err as NodeJS.ErrnoException).code;

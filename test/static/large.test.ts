@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, truncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,9 @@ before(async () => {
   ftruncateSync(fd, SIZE);
   writeSync(fd, TAIL, SIZE - TAIL.length);
   closeSync(fd);
+  const fd2 = openSync(join(dir, 'public', 'shrink.bin'), 'w');
+  ftruncateSync(fd2, 64 * MiB);
+  closeSync(fd2);
   const script = fileURLToPath(new URL('./fixture-server.js', import.meta.url));
   child = spawn(process.execPath, [script, join(dir, 'public')], { stdio: ['pipe', 'pipe', 'inherit'] });
   port = await new Promise<number>((resolve, reject) => {
@@ -48,7 +51,7 @@ function peakRss(pid: number): number {
 }
 
 /** GETs the file with a slow start (the socket is paused), counts bytes without keeping them. */
-function download(target: string, pauseMs: number): Promise<{ head: string; bodyBytes: number; last: Buffer }> {
+function download(target: string, pauseMs: number, duringPause?: () => void, keepAlive = false): Promise<{ head: string; bodyBytes: number; last: Buffer }> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, '127.0.0.1');
     const timer = setTimeout(() => {
@@ -60,10 +63,13 @@ function download(target: string, pauseMs: number): Promise<{ head: string; body
     let bodyBytes = 0;
     let last = Buffer.alloc(0);
     sock.on('connect', () => {
-      sock.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      sock.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`);
       // Hold the data back so the server meets a full socket buffer and must wait (backpressure).
       sock.pause();
-      setTimeout(() => sock.resume(), pauseMs);
+      setTimeout(() => {
+        duringPause?.();
+        sock.resume();
+      }, pauseMs);
     });
     sock.on('data', (c: Buffer) => {
       if (!headDone) {
@@ -119,4 +125,11 @@ test('a client that goes away mid-file does not hurt the server', { timeout: 30_
   const r = await request(port, 'GET', '/big.bin', { Range: 'bytes=0-3' });
   assert.equal(r.status, 206);
   assert.equal(r.body.length, 4);
+});
+
+test('a file that shrinks while streaming ends with a closed connection, not a hang', { timeout: 30_000 }, async () => {
+  // Keep-alive: without the close, the client would wait forever for the promised bytes.
+  const { head, bodyBytes } = await download('/shrink.bin', 300, () => truncateSync(join(dir, 'public', 'shrink.bin'), MiB), true);
+  assert.match(head, new RegExp(`content-length: ${64 * MiB}`, 'i'));
+  assert.ok(bodyBytes < 64 * MiB, `got ${bodyBytes} bytes`);
 });
