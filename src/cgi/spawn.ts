@@ -1,4 +1,5 @@
 // The process spawner (`cgi/spawn`): a bounded number of children, each in its own process group.
+import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StartChild } from './spawn-backend.js';
 import { supervise } from './spawn-child.js';
@@ -13,6 +14,21 @@ export type { ChildExit, ExitReason, SpawnedChild, Spawner, SpawnerOptions, Spaw
 /** Defaults the configuration may start from: "a few per CPU" children (issue 3). */
 export function defaultSpawnerOptions(cpus: number): SpawnerOptions {
   return { maxChildren: Math.max(4, cpus * 4), queueSize: 256, killGraceMs: 2000, stderrLimit: 64 * 1024, backend: 'auto' };
+}
+
+/** Errno codes that mean "out of resources right now": retry later rather than blame the script. */
+const EXHAUSTED = new Set(['EAGAIN', 'EMFILE', 'ENFILE', 'ENOMEM']);
+
+/**
+ * The catalogue entry a gateway answers a failed spawn() with; null for ABORT_ERR (the client is
+ * gone: nothing to answer). EQUEUEFULL is 503 with Retry-After (issue 3); E2BIG means the request
+ * made the environment too large for exec: 431, not a crash.
+ */
+export function errorCodeForSpawnError(err: SpawnError): ErrorCode | null {
+  if (err.code === 'ABORT_ERR') return null;
+  if (err.code === 'EQUEUEFULL' || err.code === 'ECLOSED' || EXHAUSTED.has(err.code)) return 'FF_OVERLOADED';
+  if (err.code === 'E2BIG') return 'FF_HEADERS_TOO_LARGE';
+  return 'FF_SCRIPT_START_FAILED';
 }
 
 /** Knobs for benchmarks and tests, not for configuration. */

@@ -240,8 +240,11 @@ export function spawnSuite(backend: 'node' | 'native', skip: string | false): vo
 
   it('no file descriptor leak over 200 spawns', async (t) => {
     const s = make(t, { maxChildren: 8, queueSize: 256 });
+    let n = 0;
     const run = async (): Promise<void> => {
-      const child = await s.spawn(req('hello.sh'));
+      // Every other child gets a body, so the stdin pipe is counted too.
+      const stdin = n++ % 2 === 0 ? null : Readable.from([Buffer.from('body')]);
+      const child = await s.spawn(req('hello.sh', { stdin }));
       await readAll(child.stdout);
       await child.exited;
     };
