@@ -27,8 +27,10 @@ export interface HarnessOptions {
   readonly queueSize?: number;
   readonly passAuthorization?: boolean;
   readonly passEnv?: Record<string, string>;
-  /** Spawner backend; default 'node' (the native helper has its own tests). */
+  /** Spawner backend; default 'auto' (the native helper when built, as in production). */
   readonly backend?: 'auto' | 'native' | 'node';
+  /** Default 'debug' (tests read the lines); benchmarks pass 'warn'. */
+  readonly logLevel?: 'debug' | 'info' | 'warn';
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
@@ -45,8 +47,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
       cb();
     },
   });
-  const log = createLogger({ level: 'debug', destination: sink });
-  const spawner = createSpawner({ maxChildren: o.maxChildren ?? 16, queueSize: o.queueSize ?? 256, killGraceMs: 500, stderrLimit: 64 * 1024, backend: o.backend ?? 'node' }, log);
+  const log = createLogger({ level: o.logLevel ?? 'debug', destination: sink });
+  const spawner = createSpawner({ maxChildren: o.maxChildren ?? 16, queueSize: o.queueSize ?? 256, killGraceMs: 500, stderrLimit: 64 * 1024, backend: o.backend ?? 'auto' }, log);
   const mount = createCgiMount({
     cgiBin: o.cgiBin ?? fixtureCgiBin,
     publicDir,
