@@ -98,7 +98,7 @@ async function startNodeServer(kind: Kind, root: string): Promise<{ child: Child
   return { child, port };
 }
 
-/** nginx as in /work/shared/peers: 2 workers, sendfile, access_log off, long keep-alive. */
+/** nginx as in the peer baselines of MEASUREMENTS.md: 2 workers, sendfile, access_log off, long keep-alive. */
 async function startNginx(dir: string, root: string): Promise<{ child: ChildProcess; port: number }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   mkdirSync(join(dir, 'nginx', 'logs'), { recursive: true });
