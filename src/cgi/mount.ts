@@ -4,7 +4,7 @@
 //
 // One straight story per request: resolve the script (cgi/script), prepare the body (cgi/body),
 // build the meta-variables (cgi/env), spawn (cgi/spawn), parse the response head (cgi/response)
-// and write it (cgi/response-writer), or follow a local redirect (§6.2.2) through ctx.redirect().
+// and write it (cgi/answer), or follow a local redirect (§6.2.2) through ctx.redirect().
 // Programs are exec'd directly; handler modules run in a fresh Node child through app/cgi-main.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
@@ -16,8 +16,7 @@ import { sendError } from '../errors.js';
 import { resolveScript, type ScriptResolution } from './script.js';
 import { prepareBody, type PreparedBody } from './body.js';
 import { buildMetaVariables, checkExecLimits, type MetaVariables } from './env.js';
-import { classify, readCgiHead } from './response.js';
-import { writeDocument, writeNph } from './response-writer.js';
+import { answerCgiResponse } from './answer.js';
 import { SpawnError, type SpawnedChild, type Spawner } from './spawn-types.js';
 
 export interface CgiMountOptions {
@@ -54,7 +53,6 @@ const NO_BODY: PreparedBody = { ok: true, length: null, stream: null, dispose: a
 const PROTECTED_FIELDS: ReadonlySet<string> = new Set(['x-request-id']);
 /** The runner of handler modules, next to this file once compiled (dist/src/app/cgi-main.js). */
 const CGI_MAIN = fileURLToPath(new URL('../app/cgi-main.js', import.meta.url));
-const noop = (): void => {};
 
 export function createCgiMount(opts: CgiMountOptions): Mount {
   const prefix = opts.mountPrefix ?? '/cgi-bin/';
@@ -171,13 +169,14 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
       void body.dispose();
       if (exit.reason !== 'exited' || exit.code !== 0) ctx.log.debug({ script: script.scriptName, childPid: child.pid, ...exit }, 'script ended');
     });
-    child.stdout.on('error', noop);
-    if (script.nph) {
-      await writeNph(res, child.stdout);
-      return;
-    }
-    const parsed = await readCgiHead(child.stdout, opts.limits.maxHeaderBytes);
-    if (!parsed.ok) {
+    const result = await answerCgiResponse(res, ctx, child.stdout, {
+      maxHeaderBytes: opts.limits.maxHeaderBytes,
+      nph: script.nph,
+      protectedFields: PROTECTED_FIELDS,
+      complete: () => endedByItself(child),
+      beforeRedirect: started.detach,
+    });
+    if (result.kind === 'malformed') {
       child.kill('killed');
       const exit = await child.exited;
       if (exit.reason === 'aborted') return;
@@ -186,25 +185,10 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
         sendError(res, 'FF_SCRIPT_TIMEOUT', ctx.id);
         return;
       }
-      ctx.log.warn({ script: script.scriptName, childPid: child.pid, malformed: parsed.reason, line: parsed.line, exitCode: exit.code, signal: exit.signal }, 'malformed script response');
+      ctx.log.warn({ script: script.scriptName, childPid: child.pid, malformed: result.reason, line: result.line, exitCode: exit.code, signal: exit.signal }, 'malformed script response');
       sendError(res, 'FF_BAD_SCRIPT_RESPONSE', ctx.id);
-      return;
-    }
-    const head = parsed.head;
-    if (classify(head) === 'local-redirect') {
-      child.stdout.resume();
-      started.detach();
-      // The new dispatch answers; past the depth limit it rejects with FF_REDIRECT_LOOP (500).
-      await ctx.redirect(head.location as string);
-      return;
-    }
-    const outcome = await writeDocument(res, head, child.stdout, {
-      head: ctx.method === 'HEAD',
-      protectedFields: PROTECTED_FIELDS,
-      complete: () => endedByItself(child),
-    });
-    if (outcome !== 'complete' && outcome !== 'no-body' && outcome !== 'client-gone') {
-      ctx.log.warn({ script: script.scriptName, childPid: child.pid, outcome, contentLength: head.contentLength }, 'script body did not match its response');
+    } else if (result.kind === 'written' && result.outcome !== 'complete' && result.outcome !== 'no-body' && result.outcome !== 'client-gone') {
+      ctx.log.warn({ script: script.scriptName, childPid: child.pid, outcome: result.outcome, contentLength: result.contentLength }, 'script body did not match its response');
     }
   }
 
