@@ -38,7 +38,8 @@ export async function runServe(config: ServeConfig): Promise<number> {
       }
       stopping = true;
       log.info({ signal, inFlight: front.inFlight(), deadlineMs: config.limits.shutdownTimeoutMs }, 'stopping: draining in-flight requests');
-      void front.close(config.limits.shutdownTimeoutMs).then((outcome) => {
+      void front.close(config.limits.shutdownTimeoutMs).then(async (outcome) => {
+        await built.close();
         log.info({ outcome }, 'stopped');
         log.flush?.();
         resolveExit(outcome === 'drained' ? 0 : 1);

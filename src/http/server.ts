@@ -40,7 +40,6 @@ export function createFront(opts: FrontOptions): Front {
     const started = process.hrtime.bigint();
     const socket = req.socket;
     const bytesBefore = socket.bytesWritten;
-    const reqLog = log.child({ reqId: id });
     const route: { kind: RouteKind } = { kind: 'static' };
     inFlight++;
     res.setHeader('x-request-id', id);
@@ -49,8 +48,9 @@ export function createFront(opts: FrontOptions): Front {
       if (logged) return;
       logged = true;
       inFlight--;
-      reqLog.info(
+      log.info(
         {
+          reqId: id,
           method: req.method,
           path: req.url,
           status: res.statusCode,
@@ -73,7 +73,7 @@ export function createFront(opts: FrontOptions): Front {
       sendError(res, 'FF_BODY_TOO_LARGE', id, { connection: 'close' });
       return;
     }
-    void dispatcher.run(req, res, id, reqLog, req.method ?? 'GET', req.url ?? '/', 0, route);
+    void dispatcher.run(req, res, id, log, req.method ?? 'GET', req.url ?? '/', 0, route);
   };
 
   const server = createServer(
