@@ -129,9 +129,15 @@ export async function runBench(options: BenchOptions, log: Logger): Promise<numb
       staticPath = o.staticPath ?? server.staticPath;
     }
     const phases = planPhases(o.scripts, staticPath);
+    const found = new Set<string>();
     for (const p of phases) {
       const problem = await probe(base + p.path, p.script);
+      // Found under /cgi-bin/ but 404 under /fcgi-bin/: the script exists, the pool mount does not.
+      if (problem?.code === 2 && p.mode === 'fastcgi' && p.script !== null && found.has(p.script)) {
+        return fail(`${base + p.path} answers 404 although /cgi-bin/${p.script} exists: does this server mount /fcgi-bin/?`, 1);
+      }
       if (problem) return fail(problem.message, problem.code);
+      if (p.script !== null) found.add(p.script);
     }
     const progress = new Progress(process.stderr, o.progress ?? process.stderr.isTTY === true);
     const results: PhaseResult[] = [];
