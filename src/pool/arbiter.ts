@@ -132,11 +132,15 @@ export class Arbiter {
   /** reap: forget exited workers, and decide what their exit means for the restart policy. */
   private reap(): void {
     const now = Date.now();
+    let reaped = 0;
     for (const r of this.workers.values()) {
       if (r.exit === null) continue;
       this.workers.delete(r.id);
-      const fields = { worker: r.id, workerPid: r.pid, generation: r.generation, served: r.served, how: describeExit(r.exit) };
-      if (r.endedBy === 'stop') {
+      reaped += 1;
+      const fields = { worker: r.id, workerPid: r.pid, generation: r.generation, served: r.served, how: describeExit(r.exit), endedBy: r.endedBy };
+      if (r.endedBy === 'stop' || r.endedBy === 'timeout') {
+        // A timed-out worker was already reported when it was killed; it still counts as a crash.
+        if (r.endedBy === 'timeout') this.crashes.push(now);
         this.log.info(fields, 'worker exited');
       } else if (r.readyAt === 0) {
         this.bootFailures += 1;
@@ -144,9 +148,10 @@ export class Arbiter {
         this.log.error({ ...fields, reason: this.lastBootError, failures: this.bootFailures }, 'worker failed to boot');
       } else {
         this.crashes.push(now);
-        if (r.endedBy !== 'timeout') this.log.error({ ...fields, inFlight: r.inFlight }, 'worker died unexpectedly; replacing it');
+        this.log.error({ ...fields, inFlight: r.inFlight }, 'worker died unexpectedly; replacing it');
       }
     }
+    if (reaped === 0) return;
     this.crashes = this.crashes.filter((t) => now - t < CRASH_WINDOW_MS);
     const delay = backoffMs(this.crashes.length, this.bootFailures);
     if (delay > 0) this.nextSpawnAt = Math.max(this.nextSpawnAt, now + delay);

@@ -122,7 +122,12 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
 
   function exit(code: number): void {
     clearInterval(heartbeat);
-    process.exit(code);
+    // A last heartbeat carries the final count for the master's exit log line.
+    const timer = setTimeout(() => process.exit(code), 200);
+    send({ type: 'ff:heartbeat', inFlight, served }, () => {
+      clearTimeout(timer);
+      process.exit(code);
+    });
   }
 
   process.on('message', (m: unknown) => {

@@ -1,0 +1,217 @@
+// Runs a real pool master (dist/src/pool/main.js) in a temp dir with fixture scripts; parses its
+// JSON log lines so tests can wait for lifecycle events; kills every process it saw on close.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Address } from './fcgi-client.js';
+
+/** The repository root, from dist/test/pool/harness.js. */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = join(ROOT, 'dist', 'src', 'pool', 'main.js');
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  pid: number;
+  workerPid?: number;
+  [k: string]: unknown;
+}
+
+/** Fixture scripts every pool test gets in its cgi-bin (counter.mjs is the repo's own). */
+const FIXTURES: Record<string, string> = {
+  'slow.mjs': `export default async (request) => {
+  const ms = Number(new URL(request.url).searchParams.get('ms') ?? '50');
+  await new Promise((r) => setTimeout(r, ms));
+  return new Response('slow pid=' + process.pid + '\\n');
+};\n`,
+  'block.mjs': `export default (request) => {
+  const end = Date.now() + Number(new URL(request.url).searchParams.get('ms') ?? '10000');
+  while (Date.now() < end) {}
+  return new Response('unblocked\\n');
+};\n`,
+  'throw.mjs': `export default () => { throw new Error('handler failure on purpose'); };\n`,
+  'stray.mjs': `export default () => {
+  Promise.reject(new Error('stray rejection on purpose'));
+  setTimeout(() => { throw new Error('stray exception on purpose'); }, 1);
+  return new Response('still fine\\n');
+};\n`,
+  'version.mjs': `export default () => new Response('v1 pid=' + process.pid + '\\n');\n`,
+};
+const PROGRAMS: Record<string, string> = {
+  'hello.cgi': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello %s\\n' "$QUERY_STRING"\necho "note from hello.cgi" >&2\n`,
+};
+
+export interface PoolOptionsJson {
+  workers?: number;
+  maxRequests?: number;
+  maxRequestsJitter?: number;
+  workerTimeoutMs?: number;
+  shutdownTimeoutMs?: number;
+  cgiBin?: string;
+  listen?: string;
+  pidFile?: string;
+}
+
+const LIVE = new Set<PoolProcess>();
+
+/** For `after(killAllPools)` in each test file: nothing outlives the file, even after a timeout. */
+export async function killAllPools(): Promise<void> {
+  await Promise.all([...LIVE].map((p) => p.close()));
+}
+
+export class PoolProcess {
+  readonly lines: LogLine[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly seenPids = new Set<number>();
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    readonly proc: ChildProcess,
+    readonly dir: string,
+    readonly cgiBin: string,
+    readonly address: Address,
+  ) {
+    let buf = '';
+    proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const line = JSON.parse(text) as LogLine;
+          this.lines.push(line);
+          if (typeof line.workerPid === 'number') this.seenPids.add(line.workerPid);
+          this.seenPids.add(line.pid);
+        } catch {
+          this.stderr.push(text);
+        }
+      }
+      for (const w of this.waiters.splice(0)) w();
+    });
+    proc.stderr!.setEncoding('utf8').on('data', (c: string) => this.stderr.push(c));
+    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    // A test that times out never reaches its finally: killAllPools() (an after() hook of each
+    // test file) kills what it started.
+    LIVE.add(this);
+  }
+
+  /** Synchronous SIGKILL of everything seen (for the process 'exit' hook). */
+  killAll(): void {
+    for (const pid of [this.pid, ...this.seenPids]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  /** Waits for a log line matching `pred` (among lines from index `from`), or fails at the deadline. */
+  async waitFor(pred: (l: LogLine) => boolean, timeoutMs: number, what: string, from = 0): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.lines.slice(from).find(pred);
+      if (hit) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; log:\n${this.dump()}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  count(msg: string, from = 0): number {
+    return this.lines.slice(from).filter((l) => l.msg === msg).length;
+  }
+
+  /** Worker pids that said ready and have not been reaped, per the master's log. */
+  liveWorkers(): Set<number> {
+    const live = new Set<number>();
+    for (const l of this.lines) {
+      if (l.workerPid === undefined) continue;
+      if (l.msg === 'worker ready') live.add(l.workerPid);
+      if (l.msg === 'worker exited' || l.msg === 'worker died unexpectedly; replacing it' || l.msg === 'worker failed to boot') live.delete(l.workerPid);
+    }
+    return live;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.proc.kill(sig);
+  }
+
+  dump(): string {
+    return this.lines.map((l) => JSON.stringify(l)).join('\n') + '\n' + this.stderr.join('');
+  }
+
+  /** Kills the master and every worker it ever logged, then removes the temp dir. */
+  async close(): Promise<void> {
+    LIVE.delete(this);
+    for (const pid of this.seenPids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.proc.kill('SIGKILL');
+      await this.exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Makes a temp dir with a cgi-bin of fixtures; returns both. */
+export function makeFixtureDir(): { dir: string; cgiBin: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'ff-pool-test-'));
+  const cgiBin = join(dir, 'cgi-bin');
+  mkdirSync(cgiBin);
+  copyFileSync(join(ROOT, 'cgi-bin', 'counter.mjs'), join(cgiBin, 'counter.mjs'));
+  for (const [name, text] of Object.entries(FIXTURES)) writeFileSync(join(cgiBin, name), text);
+  for (const [name, text] of Object.entries(PROGRAMS)) {
+    writeFileSync(join(cgiBin, name), text);
+    chmodSync(join(cgiBin, name), 0o755);
+  }
+  writeFileSync(join(dir, 'secret.mjs'), 'export default () => new Response("secret")\n');
+  return { dir, cgiBin };
+}
+
+/** Starts `main.js` with the options; resolves once the pool logged "pool ready". */
+export async function startPool(opts: PoolOptionsJson = {}, fixtures = makeFixtureDir()): Promise<PoolProcess> {
+  const { dir, cgiBin } = fixtures;
+  const sock = join(dir, 'pool.sock');
+  const listen = opts.listen ?? sock;
+  const address: Address = listen.includes('/') ? { path: listen } : { host: listen.split(':')[0]!, port: Number(listen.split(':')[1]) };
+  const json = JSON.stringify({ workers: 2, cgiBin, listen, logLevel: 'info', ...opts });
+  const proc = spawn(process.execPath, [MAIN, json], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pool = new PoolProcess(proc, dir, cgiBin, address);
+  try {
+    await pool.waitFor((l) => l.msg === 'pool ready' || l.level >= 60, 15_000, 'pool ready');
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  return pool;
+}
+
+export function counterParams(cgiBin: string): Record<string, string> {
+  return { SCRIPT_FILENAME: join(cgiBin, 'counter.mjs'), REQUEST_URI: '/fcgi-bin/counter.mjs', SCRIPT_NAME: '/fcgi-bin/counter.mjs', HTTP_HOST: 'localhost' };
+}
+
+export function scriptParams(cgiBin: string, name: string, query = ''): Record<string, string> {
+  return { SCRIPT_FILENAME: join(cgiBin, name), REQUEST_URI: `/fcgi-bin/${name}${query ? '?' + query : ''}`, QUERY_STRING: query, SCRIPT_NAME: `/fcgi-bin/${name}`, HTTP_HOST: 'localhost' };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,120 @@
+// Pool workers through a real master: resident modules, programs, script resolution, failures.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fcgiRequest } from './fcgi-client.js';
+import { counterParams, killAllPools, scriptParams, sleep, startPool } from './harness.js';
+
+after(killAllPools);
+
+test('counter.mjs counts up across requests in a resident worker', { timeout: 30_000 }, async () => {
+  const pool = await startPool({ workers: 1 });
+  try {
+    const counts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await fcgiRequest(pool.address, counterParams(pool.cgiBin));
+      assert.equal(r.status, 200);
+      counts.push(Number(/count=(\d+)/.exec(r.body)?.[1]));
+    }
+    assert.deepEqual(counts, [1, 2, 3, 4, 5]);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a program runs per request; its stderr comes back as FCGI_STDERR and in the log', { timeout: 30_000 }, async () => {
+  const pool = await startPool({ workers: 1 });
+  try {
+    const r = await fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'hello.cgi', 'x=1'));
+    assert.equal(r.status, 200, r.stdout + pool.dump());
+    assert.equal(r.body, 'hello x=1\n');
+    assert.equal(r.appStatus, 0);
+    assert.match(r.stderr, /note from hello\.cgi/);
+    await pool.waitFor((l) => l.msg === 'script stderr' && l['line'] === 'note from hello.cgi', 5000, 'stderr log line');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('scripts outside --cgi-bin are 404 with a log line saying what and where', { timeout: 30_000 }, async () => {
+  const pool = await startPool({ workers: 1 });
+  try {
+    const outside = join(pool.dir, 'secret.mjs');
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ SCRIPT_FILENAME: outside }, /outside --cgi-bin/],
+      [{ SCRIPT_FILENAME: join(pool.cgiBin, '..', 'secret.mjs') }, /outside --cgi-bin/],
+      [{ SCRIPT_FILENAME: join(pool.cgiBin, 'missing.mjs') }, /no such file/],
+      [{ DOCUMENT_ROOT: pool.dir, SCRIPT_NAME: '/secret.mjs' }, /outside --cgi-bin/],
+      [{ REQUEST_URI: '/x' }, /neither SCRIPT_FILENAME/],
+    ];
+    for (const [params, reason] of cases) {
+      const from = pool.lines.length;
+      const r = await fcgiRequest(pool.address, params);
+      assert.equal(r.status, 404, JSON.stringify(params));
+      const line = await pool.waitFor((l) => l.msg === 'script not found in --cgi-bin', 5000, '404 log line', from);
+      assert.match(String(line['reason']), reason);
+      assert.equal(line['cgiBin'], pool.cgiBin);
+    }
+    // DOCUMENT_ROOT + SCRIPT_NAME inside cgi-bin, and a relative SCRIPT_FILENAME, both work.
+    assert.equal((await fcgiRequest(pool.address, { DOCUMENT_ROOT: pool.dir, SCRIPT_NAME: '/cgi-bin/counter.mjs' })).status, 200);
+    assert.equal((await fcgiRequest(pool.address, { SCRIPT_FILENAME: 'counter.mjs' })).status, 200);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a throwing handler answers 500 and logs its stack; stray errors do not kill the worker', { timeout: 30_000 }, async () => {
+  const pool = await startPool({ workers: 1 });
+  try {
+    const r = await fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'throw.mjs'));
+    assert.equal(r.status, 500);
+    const line = await pool.waitFor((l) => l.msg === 'handler threw', 5000, 'handler threw log line');
+    assert.match(String(line['err']), /handler failure on purpose\n\s+at /);
+    const s = await fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'stray.mjs'));
+    assert.equal(s.status, 200);
+    await pool.waitFor((l) => /uncaught exception/.test(l.msg), 5000, 'uncaught exception line');
+    await pool.waitFor((l) => /unhandled rejection/.test(l.msg), 5000, 'unhandled rejection line');
+    const c = await fcgiRequest(pool.address, counterParams(pool.cgiBin));
+    assert.equal(c.status, 200);
+    assert.equal(pool.count('worker died unexpectedly; replacing it'), 0);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('SIGTERM drains in-flight requests and exits 0; the pid file comes and goes', { timeout: 30_000 }, async () => {
+  const pidFile = 'pool.pid';
+  const pool = await startPool({ workers: 2, pidFile });
+  try {
+    const path = join(pool.dir, pidFile);
+    assert.equal(readFileSync(path, 'utf8').trim(), String(pool.pid));
+    const slow = fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'slow.mjs', 'ms=800'));
+    await sleep(200);
+    pool.signal('SIGTERM');
+    const r = await slow;
+    assert.equal(r.status, 200);
+    assert.match(r.body, /^slow pid=/);
+    const { code } = await pool.exited;
+    assert.equal(code, 0);
+    assert.equal(existsSync(path), false);
+    assert.equal(pool.count('worker exited'), 2);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('workers that cannot boot make the master exit 1 with the reason', { timeout: 30_000 }, async () => {
+  const pool = await startPool({ workers: 2, cgiBin: '/nonexistent-ff-dir' }).catch((err: Error) => err);
+  // startPool resolves on the fatal line too; the master then exits 1.
+  assert.ok(!(pool instanceof Error), String(pool));
+  try {
+    const { code } = await pool.exited;
+    assert.equal(code, 1);
+    const fatal = pool.lines.find((l) => l.level === 60 && /failed to boot/.test(l.msg));
+    assert.ok(fatal, pool.dump());
+    assert.match(String(fatal['reason']), /cgi-bin directory \/nonexistent-ff-dir is not usable/);
+  } finally {
+    await pool.close();
+  }
+});
