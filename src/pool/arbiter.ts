@@ -215,6 +215,16 @@ export class Arbiter {
       this.stopWorker(victim);
     }
     const ready = current.filter((r) => r.state === 'ready').length;
+    // A worker past --max-requests stops at once while another worker still accepts: node:cluster
+    // closes the master's copy of the socket when no worker holds it, so the last listener stays
+    // until its replacement listens (it may then serve past its limit for the boot time).
+    let listeners = [...this.workers.values()].filter((r) => r.state === 'ready' || r.state === 'retiring').length;
+    for (const r of this.workers.values()) {
+      if (listeners <= 1) break;
+      if (r.state !== 'retiring' || r.generation !== this.generation) continue;
+      this.stopWorker(r);
+      listeners -= 1;
+    }
     if (ready < this.target) return;
     if (!this.announced) {
       this.announced = true;

@@ -19,6 +19,13 @@ const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 const KILL_GRACE_MS = 2000;
 /** SIGINT/SIGQUIT: children get this long before the worker exits anyway. */
 const FAST_EXIT_MS = 500;
+/** How long a drain waits for the first bytes of connections accepted just before it. */
+const FRESH_CONNECTION_MS = 1000;
+
+async function untilTrue(cond: () => boolean, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  while (!cond() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+}
 
 export function runWorker(config: WorkerConfig, log: Logger): void {
   let state: WorkerLifecycle = 'booting';
@@ -82,6 +89,12 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   const responder = createResponder({ log, onRequest });
   const server = net.createServer();
   responder.attach(server);
+  // Accepted connections, to tell a fresh one (its request still on the way) from an idle one.
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   server.once('error', (err) => {
     if (state === 'booting') bootFailed(`cannot listen on the pool socket: ${err.message}`);
     else log.error({ err: err.message }, 'listening socket error');
@@ -102,6 +115,10 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     state = 'draining';
     log.info({ why, inFlight, served }, 'worker draining');
     server.close();
+    // A connection accepted just before the close has sent nothing yet: the responder would see
+    // it idle and close it, failing a request the client already committed to. Give fresh
+    // connections a moment to deliver their first record; only then close idle ones.
+    await untilTrue(() => [...sockets].every((s) => s.destroyed || s.bytesRead > 0), FRESH_CONNECTION_MS);
     await responder.close(config.gracefulTimeoutMs);
     await spawner.close();
     exit(0);

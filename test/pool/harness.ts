@@ -132,6 +132,13 @@ export class PoolProcess {
     }
   }
 
+  /** Waits until `cond()` holds, re-checked at each log line and every 200 ms. */
+  async waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    await this.waitFor(() => cond(), timeoutMs, what).catch(async (err: Error) => {
+      if (!cond()) throw err;
+    });
+  }
+
   count(msg: string, from = 0): number {
     return this.lines.slice(from).filter((l) => l.msg === msg).length;
   }
