@@ -1,5 +1,6 @@
 // Spawns/s of a `hello.sh` CGI script through each spawn backend at a few concurrencies (issue 3).
-// Usage: node dist/src/bench/spawn-rate.js [seconds=3] [concurrency...=1 4 16]
+// Usage: node dist/src/bench/spawn-rate.js [--ballast=MB] [seconds=3] [concurrency...=1 4 16]
+// --ballast holds that many MB of Buffers, as a busy gateway might: fork copies them, vfork not.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,8 +54,15 @@ async function rate(spawner: Spawner, request: SpawnRequest, concurrency: number
 }
 
 async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? 3);
-  const levels = process.argv.length > 3 ? process.argv.slice(3).map(Number) : [1, 4, 16];
+  const argv = process.argv.slice(2);
+  const ballastArg = argv.find((a) => a.startsWith('--ballast='));
+  const ballastMb = ballastArg ? Number(ballastArg.slice('--ballast='.length)) : 0;
+  const rest = argv.filter((a) => a !== ballastArg);
+  const seconds = Number(rest[0] ?? 3);
+  const levels = rest.length > 1 ? rest.slice(1).map(Number) : [1, 4, 16];
+  // Touched (filled) so the pages exist: untouched allocations would cost fork nothing.
+  const ballast = Array.from({ length: ballastMb }, () => Buffer.alloc(1024 * 1024, 1));
+  if (ballastMb > 0) console.log(`holding ${ballast.length} MB of Buffers`);
   const dir = mkdtempSync(join(tmpdir(), 'forkfast-spawn-rate-'));
   const file = join(dir, 'hello.sh');
   writeFileSync(file, HELLO);
