@@ -77,6 +77,7 @@ export class ClientConnection implements RecordSink, ReadGate {
   private readonly decoder: RecordDecoder;
   private connectTimer: NodeJS.Timeout | null;
   private holds = 0;
+  private connected = false;
   private nextId = 1;
   private closeErr: FastcgiError | null = null;
 
@@ -100,6 +101,7 @@ export class ClientConnection implements RecordSink, ReadGate {
   private onConnect(): void {
     if (this.connectTimer !== null) clearTimeout(this.connectTimer);
     this.connectTimer = null;
+    this.connected = true;
     if (this.probe) {
       // §4.1: ask whether the application multiplexes. php-fpm answers and then closes.
       this.out.write(encodeGetValues([FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS]));
@@ -120,7 +122,7 @@ export class ClientConnection implements RecordSink, ReadGate {
   }
 
   private onError(err: NodeJS.ErrnoException): void {
-    if (this.state === 'connecting') {
+    if (!this.connected) {
       const code = err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'FCGI_CONNECT_REFUSED' : 'FCGI_CONN_RESET';
       this.fail(new FastcgiError(code, `FastCGI connect to ${this.upstream} failed: ${err.code ?? err.message}`, { cause: err }));
     } else {
@@ -237,13 +239,13 @@ export class ClientConnection implements RecordSink, ReadGate {
 
   close(): void {
     if (this.state === 'closed') return;
-    this.fail(null);
+    this.fail(new FastcgiError('FCGI_CLOSED', `FastCGI connection to ${this.upstream} closed by us`));
   }
 
   /** Ends the connection; requests still in flight fail with `err` (or a reset error). */
   fail(err: FastcgiError | null): void {
     if (this.state === 'closed') return;
-    const wasConnecting = this.state === 'connecting';
+    const wasConnecting = !this.connected;
     this.state = 'closed';
     this.closeErr = err;
     if (this.connectTimer !== null) clearTimeout(this.connectTimer);

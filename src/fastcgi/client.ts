@@ -211,7 +211,7 @@ class Client implements FastcgiClient, ConnOwner {
     const limit = this.perConn(up);
     let best: ClientConnection | null = null;
     for (const c of up.conns) {
-      if (c.state !== 'ready' || c.active >= limit || (fresh && c.served > 0)) continue;
+      if (c.state !== 'ready' || c.probe || c.active >= limit || (fresh && c.served > 0)) continue;
       if (best === null || c.active < best.active) best = c;
     }
     return best;

@@ -24,8 +24,10 @@ export async function listenResponder(opts: Omit<ResponderOptions, 'log'> & { lo
     server,
     port,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // server.close() calls back only once every connection ended, which responder.close() does.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await responder.close(1000);
+      await closed;
     },
   };
 }
