@@ -31,8 +31,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`running ${files.length} test files`);
+// --test-force-exit: a file that leaves a handle open must end, not hang CI; --test-timeout
+// bounds any single test (each test also has its own deadline).
 // Stream the output (a long run must show progress) and keep a copy to read the summary from.
-const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-force-exit', '--test-timeout=180000', ...files], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
 let out = '';
 child.stdout.setEncoding('utf8').on('data', (chunk) => {
   out += chunk;
