@@ -142,3 +142,65 @@ test('nginx in front of the pool serves a handler module and a program over reus
     await pool.close();
   }
 });
+
+test('behind nginx keep-alive: SIGHUP reload and max-requests recycling under load fail no request', { timeout: 60_000 }, async (t) => {
+  const nginx = findNginx();
+  if (nginx === null) return t.skip('nginx not installed');
+  const fixtures = makeFixtureDir();
+  const poolPort = await freePort();
+  const pool = await startPool({ workers: 2, listen: `127.0.0.1:${poolPort}`, maxRequests: 150, maxRequestsJitter: 50 }, fixtures);
+  let proc: ChildProcess | null = null;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  try {
+    const httpPort = await freePort();
+    const confPath = join(fixtures.dir, 'nginx.conf');
+    writeFileSync(confPath, nginxConfig(fixtures.dir, httpPort, poolPort));
+    proc = spawn(nginx, ['-c', confPath], { stdio: 'ignore' });
+    const deadline = Date.now() + 5000;
+    while (!(await get(agent, httpPort, '/nothing').then(() => true, () => false))) {
+      if (Date.now() > deadline) throw new Error('nginx did not start');
+      await sleep(50);
+    }
+    let running = true;
+    let ok = 0;
+    const failures: string[] = [];
+    const loops = Array.from({ length: 8 }, async () => {
+      while (running) {
+        try {
+          const r = await get(agent, httpPort, '/fcgi-bin/counter.mjs');
+          if (r.status === 200) ok += 1;
+          else failures.push(`${r.status} ${r.body.slice(0, 100)}`);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    });
+    await sleep(500);
+    const from = pool.lines.length;
+    pool.signal('SIGHUP');
+    await pool.waitFor((l) => l.msg === 'reload complete', 15_000, 'reload complete', from);
+    await pool.waitUntil(() => pool.count('worker reached --max-requests; replacing it', from) >= 2, 20_000, 'two recycled workers');
+    await sleep(300);
+    running = false;
+    await Promise.all(loops);
+    const errorLog = readFileSync(join(fixtures.dir, 'nginx-error.log'), 'utf8');
+    assert.deepEqual(failures, [], errorLog.split('\n').filter((l) => /\[error\]/.test(l)).slice(0, 5).join('\n'));
+    assert.ok(ok > 200, `only ${ok} requests`);
+  } finally {
+    agent.destroy();
+    if (proc !== null) {
+      proc.kill('SIGQUIT');
+      await new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          proc!.kill('SIGKILL');
+          resolve(null);
+        }, 3000);
+        proc!.once('exit', () => {
+          clearTimeout(timer);
+          resolve(null);
+        });
+      });
+    }
+    await pool.close();
+  }
+});
