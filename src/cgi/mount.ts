@@ -24,7 +24,9 @@ export interface CgiMountOptions {
   readonly cgiBin: string;
   /** The public/ directory: DOCUMENT_ROOT and the base of PATH_TRANSLATED. */
   readonly publicDir: string;
+  /** Shared; closed by its owner (buildMounts), not by this mount. */
   readonly spawner: Spawner;
+  /** Mount-level events; per-request lines go to ctx.log (it carries the request id). */
   readonly log: Logger;
   readonly limits: {
     readonly maxBodySize: number;
@@ -59,7 +61,7 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
   const root = realpathSync(opts.cgiBin);
   const documentRoot = resolve(opts.publicDir);
   const extra: Record<string, string> = { ...opts.passEnv, PATH: opts.passEnv['PATH'] ?? opts.path ?? DEFAULT_PATH };
-  const log = opts.log.child({ component: 'cgi' });
+  opts.log.debug({ cgiBin: root, prefix }, 'cgi mount ready');
 
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const script = await resolveScript(root, prefix, ctx.rawPath);
@@ -196,7 +198,8 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
     prefix,
     kind: 'cgi',
     handle,
-    close: () => opts.spawner.close(),
+    // No close(): the spawner is shared (the embedded pool may use it too); its owner closes it
+    // after the front has stopped, which kills and reaps every child still running.
   };
 }
 

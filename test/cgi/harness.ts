@@ -74,6 +74,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     logs: () => lines,
     close: async () => {
       await front.close(2_000);
+      await spawner.close();
     },
   };
 }
