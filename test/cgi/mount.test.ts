@@ -185,6 +185,14 @@ test('mount: a script that cannot be started is 502 with a log line saying why',
   assert.match(String(line['why']), /interpreter/);
 });
 
+test('mount: an executable that is no program (exec format error) is 502 with a log line, never run through a shell', T, async () => {
+  const r = await fetchRaw(h.port, '/cgi-bin/noformat.cgi');
+  assert.equal(r.status, 502);
+  const line = h.logs().find((l) => l['reqId'] === r.headers['x-request-id'] && (l['msg'] === 'script could not be started' || l['msg'] === 'malformed script response'));
+  assert.ok(line, 'one log line naming the script');
+  assert.equal(line['script'], '/cgi-bin/noformat.cgi');
+});
+
 test('mount: NPH output goes to the client as written', T, async () => {
   const r = await fetchRaw(h.port, '/cgi-bin/nph-test.cgi?q');
   assert.equal(r.status, 299);
