@@ -7,7 +7,7 @@ import { fetchRaw, parseEnv, alive, eventually } from './harness.js';
 let s: RunningServer;
 let wired = false;
 before(async () => {
-  s = await startServer(['--cgi-bin', repoRoot + 'test/fixtures/cgi-bin', '--cgi-idle-timeout', '2'], { env: { FORKFAST_CANARY_SECRET: 'server-only' } });
+  s = await startServer(['--cgi-bin', repoRoot + 'test/fixtures/cgi-bin', '--cgi-idle-timeout', '2', '--pass-env', 'FORKFAST_PASSED=yes', '--pass-env', 'SCRIPT_NAME=/forged'], { env: { FORKFAST_CANARY_SECRET: 'server-only' } });
   wired = (await fetchRaw(s.port, '/cgi-bin/test.cgi?pid')).status === 200;
 });
 after(async () => {
@@ -26,6 +26,9 @@ test('cli: /cgi-bin/ runs a program; the child sees only meta-variables and PATH
   assert.equal(env['FORKFAST_CANARY_SECRET'], undefined);
   assert.equal(env['NODE_EXTRA_CA_CERTS'], undefined);
   assert.ok(env['PATH']);
+  // Go TestEnvOverride, made safe: the operator adds variables but cannot forge meta-variables.
+  assert.equal(env['FORKFAST_PASSED'], 'yes');
+  assert.equal(env['SCRIPT_NAME'], '/cgi-bin/test.cgi');
 });
 
 test('cli: handler modules run through the compiled CGI runner', T, async (t) => {
