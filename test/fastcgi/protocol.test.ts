@@ -218,3 +218,14 @@ test('decoder fuzz: random and mutated input never throws and stays bounded in m
   assert.ok(errors > 100, `fuzz found ${errors} errors: the generator is too tame`);
   assert.ok(process.memoryUsage().heapUsed - before < 64 * 1024 * 1024, 'decoder memory grew without bound');
 });
+
+test('name-value pairs: non-ASCII names and values take the UTF-8 path and round-trip', () => {
+  const pairs: Array<[string, string]> = [['A', 'plain'], ['PATH_INFO', '/caf\u00e9/\u65e5\u672c'], ['X', 'y'.repeat(200)]];
+  const enc = encodeNameValuePairs(pairs);
+  assert.equal(enc[1 + 1 + 1 + 5 + 1], 13); // 'PATH_INFO' value: 13 UTF-8 bytes, not 8 characters
+  const m = new Map<string, string>();
+  assert.ok(decodeNameValuePairs(enc, m));
+  assert.deepEqual([...m], pairs);
+  // A generator (one-shot iterable) is accepted too.
+  assert.ok(encodeNameValuePairs((function* () { yield* pairs; })()).equals(enc));
+});
