@@ -197,6 +197,12 @@ export class CgiHeadParser {
  */
 export function readCgiHead(stream: Readable, maxBytes: number): Promise<HeadResult> {
   const parser = new CgiHeadParser(maxBytes);
+  // A stream that already ended emits no more events: answer now instead of waiting forever.
+  if (stream.readableEnded || stream.destroyed) {
+    let chunk: Buffer | null;
+    while ((chunk = stream.read() as Buffer | null) !== null) if (parser.push(chunk)) break;
+    return Promise.resolve(parser.result ?? parser.end());
+  }
   return new Promise<HeadResult>((resolve) => {
     const done = (result: HeadResult): void => {
       stream.off('readable', onReadable);

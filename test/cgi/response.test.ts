@@ -116,3 +116,12 @@ test('response: readCgiHead reports a stream that ends without the blank line', 
   const r = await readCgiHead(Readable.from([Buffer.from('Content-Type: x\r\n')]), MAX);
   assert.equal(!r.ok && r.reason, 'no-header-end');
 });
+
+test('response: readCgiHead on a stream that already ended answers at once', async () => {
+  const s = new PassThrough();
+  s.end();
+  s.resume();
+  await new Promise((r) => s.once('end', r));
+  const r = await readCgiHead(s, MAX);
+  assert.equal(!r.ok && r.reason, 'no-header-end');
+});
