@@ -31,6 +31,8 @@ export interface HarnessOptions {
   readonly backend?: 'auto' | 'native' | 'node';
   /** Default 'debug' (tests read the lines); benchmarks pass 'warn'. */
   readonly logLevel?: 'debug' | 'info' | 'warn';
+  /** The front's request head limit; default 16 KiB. */
+  readonly maxHeaderSize?: number;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
@@ -62,7 +64,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const front = createFront({
     mounts: [mount],
     log,
-    limits: { maxHeaderSize: 16 * 1024, maxBodySize: 16 * 1024 * 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, shutdownTimeoutMs: 2_000 },
+    limits: { maxHeaderSize: o.maxHeaderSize ?? 16 * 1024, maxBodySize: 16 * 1024 * 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, shutdownTimeoutMs: 2_000 },
   });
   const host = o.host ?? '127.0.0.1';
   const where = await front.listen({ kind: 'tcp', host, port: 0 } as Parameters<Front['listen']>[0]);

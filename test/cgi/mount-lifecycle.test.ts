@@ -158,6 +158,18 @@ test('lifecycle: pipelined HEAD requests without Content-Length are answered on 
   assert.ok(!text.includes('pid='), 'no body for HEAD');
 });
 
+test('lifecycle: a header too large for execve gives 431, not a crash', T, async () => {
+  const wide = await startHarness({ maxHeaderSize: 512 * 1024 });
+  try {
+    const r = await fetchRaw(wide.port, '/cgi-bin/test.cgi?pid', { headers: { 'X-Huge': 'x'.repeat(200 * 1024) } });
+    assert.equal(r.status, 431);
+    const ok = await fetchRaw(wide.port, '/cgi-bin/test.cgi?pid');
+    assert.equal(ok.status, 200, 'the server still answers');
+  } finally {
+    await wide.close();
+  }
+});
+
 async function ipv6Available(): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
