@@ -224,6 +224,10 @@ elif any_wanted nginx-static-1k nginx-fcgiwrap-sh nginx-fpm nginx-fpm-keepconn n
 
   if any_wanted nginx-ffpool-mjs nginx-ffpool-mjs-keepconn; then
     start_server forkfast-pool "$NODE" "$CLI" pool --listen "$T/run/forkfast-pool.sock" --cgi-bin "$T/cgi-bin" --workers "$WORKERS" --log-level warn
+    # nginx workers run as nobody when we are root: open the socket to them like php-fpm's
+    # listen.mode = 0666 (forkfast pool has no such option; the socket follows the umask).
+    for i in $(seq 1 100); do [ -S "$T/run/forkfast-pool.sock" ] && break; sleep 0.1; done
+    chmod 666 "$T/run/forkfast-pool.sock" 2>/dev/null || true
     if wait_ready "$NG/ffpool/hello.mjs"; then
       bench nginx-ffpool-mjs          "$NG/ffpool/hello.mjs"   hello "nginx + forkfast pool --workers $WORKERS, new FastCGI conn per request"
       bench nginx-ffpool-mjs-keepconn "$NG/ffpoolka/hello.mjs" hello "as nginx-ffpool-mjs + fastcgi_keep_conn, upstream keepalive 1"
