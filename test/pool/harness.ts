@@ -32,6 +32,7 @@ const FIXTURES: Record<string, string> = {
   return new Response('unblocked\\n');
 };\n`,
   'throw.mjs': `export default () => { throw new Error('handler failure on purpose'); };\n`,
+  'hang.mjs': `export default () => new Promise(() => {});\n`,
   'stray.mjs': `export default () => {
   Promise.reject(new Error('stray rejection on purpose'));
   setTimeout(() => { throw new Error('stray exception on purpose'); }, 1);
@@ -49,6 +50,7 @@ export interface PoolOptionsJson {
   maxRequestsJitter?: number;
   workerTimeoutMs?: number;
   shutdownTimeoutMs?: number;
+  cgiTimeoutMs?: number;
   cgiBin?: string;
   listen?: string;
   pidFile?: string;

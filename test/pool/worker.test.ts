@@ -83,6 +83,20 @@ test('a throwing handler answers 500 and logs its stack; stray errors do not kil
   }
 });
 
+test('a handler that never answers gets 504 after the script timeout; the worker goes on', { timeout: 30_000 }, async () => {
+  const pool = await startPool({ workers: 1, cgiTimeoutMs: 300 });
+  try {
+    const started = Date.now();
+    const r = await fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'hang.mjs'));
+    assert.equal(r.status, 504);
+    assert.ok(Date.now() - started < 3000);
+    await pool.waitFor((l) => l.msg === 'handler did not answer in time', 5000, 'timeout log line');
+    assert.equal((await fcgiRequest(pool.address, counterParams(pool.cgiBin))).status, 200);
+  } finally {
+    await pool.close();
+  }
+});
+
 test('SIGTERM drains in-flight requests and exits 0; the pid file comes and goes', { timeout: 30_000 }, async () => {
   const pidFile = 'pool.pid';
   const pool = await startPool({ workers: 2, pidFile });
