@@ -111,3 +111,22 @@ test('SIGTTIN adds a worker, SIGTTOU removes one (never below one)', { timeout: 
     await pool.close();
   }
 });
+
+test('SIGQUIT stops fast: in-flight requests are cut, the master exits 0 within about a second', { timeout: 30_000 }, async () => {
+  const pool = await startPool({ workers: 2, shutdownTimeoutMs: 20_000 });
+  try {
+    const slow = fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'slow.mjs', 'ms=10000'), { timeoutMs: 15_000 }).then(
+      (r) => `answered ${r.status}`,
+      (err: Error) => err.message,
+    );
+    await sleep(200);
+    const started = Date.now();
+    pool.signal('SIGQUIT');
+    const { code } = await pool.exited;
+    assert.equal(code, 0);
+    assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+    assert.match(await slow, /closed|ECONNRESET/);
+  } finally {
+    await pool.close();
+  }
+});
