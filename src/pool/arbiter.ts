@@ -1,15 +1,15 @@
 // The pre-fork master (gunicorn's "arbiter"): spawn, reap, timeout, manage, reload, stop.
 //
-// The master binds the listening socket and never accepts on it: node:cluster with SCHED_NONE
-// creates the handle in the master and hands it to each worker over IPC, and the workers accept
-// (the kernel spreads connections). The default round-robin policy would make the master accept
-// every connection and pass it on: the master would sit on the request path, which it must not.
-import cluster from 'node:cluster';
+// The loop reads top to bottom: signal handlers and worker events only enqueue and wake it; each
+// turn handles the signals, reaps exits, kills the late (timeout), then manages the count. The
+// master binds the listening socket (see fork.ts) but never accepts on it: it never touches a
+// request.
 import { randomInt } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { formatListen } from '../config-parse.js';
 import { WakeQueue, type PoolSignal } from './signals.js';
-import { WORKER_CONFIG_ENV, isWorkerMessage, type PoolState, type WorkerConfig, type WorkerMessage } from './types.js';
+import { forkWorker, setupCluster } from './fork.js';
+import type { PoolState, WorkerConfig, WorkerMessage } from './types.js';
 import type { PoolOptions } from './types.js';
 import { CRASH_WINDOW_MS, MAX_BOOT_FAILURES, backoffMs, describeExit, isActive, type WorkerRecord } from './worker-record.js';
 
@@ -259,35 +259,12 @@ export class Arbiter {
       heartbeatMs: workerTimeoutMs > 0 ? Math.max(50, Math.min(1000, Math.floor(workerTimeoutMs / 4))) : 1000,
       gracefulTimeoutMs: this.opts.shutdownTimeoutMs,
     };
-    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config) });
-    const now = Date.now();
-    const r: WorkerRecord = {
-      id,
-      worker,
-      pid: worker.process.pid ?? 0,
-      generation: this.generation,
-      state: 'booting',
-      spawnedAt: now,
-      readyAt: 0,
-      lastBeat: now,
-      served: 0,
-      inFlight: 0,
-      deadline: now + BOOT_TIMEOUT_MS,
-      endedBy: null,
-      bootError: null,
-      exit: null,
-    };
+    const r = forkWorker(config, BOOT_TIMEOUT_MS, {
+      onMessage: (rec, m) => this.onMessage(rec, m),
+      onExit: () => this.queue.wake(),
+      onError: (rec, err) => this.log.warn({ worker: rec.id, workerPid: rec.pid, err: err.message }, 'worker IPC error'),
+    });
     this.workers.set(id, r);
-    worker.on('message', (m: unknown) => {
-      if (isWorkerMessage(m)) this.onMessage(r, m);
-    });
-    worker.on('exit', (code: number | null, signal: string | null) => {
-      r.exit = { code, signal };
-      this.queue.wake();
-    });
-    worker.on('error', (err: Error) => {
-      this.log.warn({ worker: id, workerPid: r.pid, err: err.message }, 'worker IPC error');
-    });
     this.log.debug({ worker: id, workerPid: r.pid, generation: this.generation, maxRequests: config.maxRequests }, 'worker spawned');
   }
 
@@ -347,12 +324,4 @@ export class Arbiter {
     this.state = 'halted';
     for (const r of this.workers.values()) this.kill(r, 'SIGKILL');
   }
-}
-
-/** One cluster setup per process: SCHED_NONE must be set before the first fork. */
-function setupCluster(workerEntry: string): void {
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
-  // Node's test runner flags must not leak into workers; keep the rest (e.g. --enable-source-maps).
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--test'));
-  cluster.setupPrimary({ exec: workerEntry, args: [], execArgv, silent: false });
 }

@@ -1,0 +1,56 @@
+// How the master forks one worker: node:cluster setup (SCHED_NONE), the fork, its record and events.
+import cluster from 'node:cluster';
+import { WORKER_CONFIG_ENV, isWorkerMessage, type WorkerConfig, type WorkerMessage } from './types.js';
+import type { WorkerRecord } from './worker-record.js';
+
+export interface ForkEvents {
+  onMessage(r: WorkerRecord, m: WorkerMessage): void;
+  /** The process ended (the master's loop reaps it). */
+  onExit(r: WorkerRecord): void;
+  /** An IPC error (a send to a worker that just died). */
+  onError(r: WorkerRecord, err: Error): void;
+}
+
+/**
+ * One cluster setup per process; SCHED_NONE must be set before the first fork. With it, the
+ * master creates the listening handle and passes it to each worker over IPC; the workers accept
+ * (the kernel spreads the connections). Round-robin would have the master accept every
+ * connection and hand it on: the master would sit on the request path.
+ */
+export function setupCluster(workerEntry: string): void {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // Node's test runner flags must not leak into workers; keep the rest (e.g. --enable-source-maps).
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--test'));
+  cluster.setupPrimary({ exec: workerEntry, args: [], execArgv, silent: false });
+}
+
+/** Forks a worker with its config (JSON in its environment) and wires its events to `events`. */
+export function forkWorker(config: WorkerConfig, bootTimeoutMs: number, events: ForkEvents): WorkerRecord {
+  const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config) });
+  const now = Date.now();
+  const r: WorkerRecord = {
+    id: config.id,
+    worker,
+    pid: worker.process.pid ?? 0,
+    generation: config.generation,
+    state: 'booting',
+    spawnedAt: now,
+    readyAt: 0,
+    lastBeat: now,
+    served: 0,
+    inFlight: 0,
+    deadline: now + bootTimeoutMs,
+    endedBy: null,
+    bootError: null,
+    exit: null,
+  };
+  worker.on('message', (m: unknown) => {
+    if (isWorkerMessage(m)) events.onMessage(r, m);
+  });
+  worker.on('exit', (code: number | null, signal: string | null) => {
+    r.exit = { code, signal };
+    events.onExit(r);
+  });
+  worker.on('error', (err: Error) => events.onError(r, err));
+  return r;
+}
