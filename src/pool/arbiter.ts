@@ -287,7 +287,7 @@ export class Arbiter {
         r.served = m.served;
         if (r.state !== 'ready') return;
         r.state = 'retiring';
-        this.log.info({ worker: r.id, workerPid: r.pid, served: m.served }, 'worker reached --max-requests; replacing it');
+        this.log.info({ worker: r.id, workerPid: r.pid, served: m.served }, 'worker retiring; replacing it');
         this.queue.wake();
         return;
       case 'ff:boot-error':

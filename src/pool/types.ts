@@ -58,7 +58,7 @@ export type MasterMessage =
 export type WorkerMessage =
   | { readonly type: 'ff:ready' }
   | { readonly type: 'ff:heartbeat'; readonly inFlight: number; readonly served: number }
-  /** max-requests reached: replace me; I keep serving until told to stop. */
+  /** max-requests reached, or an uncaught exception: replace me; I serve until told to stop. */
   | { readonly type: 'ff:retire'; readonly served: number }
   /** The worker cannot start (bad listen address, port in use...): the reason, before exit 3. */
   | { readonly type: 'ff:boot-error'; readonly message: string };

@@ -159,7 +159,15 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   // Sent to the whole process group by a terminal: only the master acts on these.
   for (const sig of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(sig, () => {});
   // A handler's stray callback or promise must not take the other requests down with it.
-  process.on('uncaughtException', (err) => log.error({ err: stackOf(err) }, 'uncaught exception (a handler callback?); the worker keeps serving'));
+  // After an uncaught exception the process state is unknown: finish the requests in progress,
+  // and ask to be replaced as --max-requests does (no request is cut).
+  process.on('uncaughtException', (err) => {
+    log.error({ err: stackOf(err) }, 'uncaught exception (a handler callback?); the worker finishes its requests and is replaced');
+    if (state === 'serving') {
+      state = 'retiring';
+      send({ type: 'ff:retire', served });
+    }
+  });
   process.on('unhandledRejection', (err) => log.error({ err: stackOf(err) }, 'unhandled rejection (a handler promise?); the worker keeps serving'));
 
   function bootFailed(message: string): void {

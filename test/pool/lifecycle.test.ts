@@ -63,7 +63,7 @@ test('--max-requests recycles workers under load with zero failed requests', { t
     await pool.waitUntil(() => load.report.ok >= 600, 20_000, '600 requests');
     const report = await load.stop();
     assert.equal(report.failed, 0, report.errors.slice(0, 5).join('; '));
-    const recycled = pool.count('worker reached --max-requests; replacing it');
+    const recycled = pool.count('worker retiring; replacing it');
     assert.ok(recycled >= 4, `only ${recycled} recycled`);
     // Fresh workers started counting again (module state is per process).
     const restarts = report.bodies.filter((b) => b.startsWith('count=1 ')).length;

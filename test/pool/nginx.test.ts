@@ -179,7 +179,7 @@ test('behind nginx keep-alive: SIGHUP reload and max-requests recycling under lo
     const from = pool.lines.length;
     pool.signal('SIGHUP');
     await pool.waitFor((l) => l.msg === 'reload complete', 15_000, 'reload complete', from);
-    await pool.waitUntil(() => pool.count('worker reached --max-requests; replacing it', from) >= 2, 20_000, 'two recycled workers');
+    await pool.waitUntil(() => pool.count('worker retiring; replacing it', from) >= 2, 20_000, 'two recycled workers');
     await sleep(300);
     running = false;
     await Promise.all(loops);

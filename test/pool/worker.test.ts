@@ -74,6 +74,7 @@ test('a throwing handler answers 500 and logs its stack; stray errors do not kil
     const s = await fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'stray.mjs'));
     assert.equal(s.status, 200);
     await pool.waitFor((l) => /uncaught exception/.test(l.msg), 5000, 'uncaught exception line');
+    await pool.waitFor((l) => l.msg === 'worker retiring; replacing it', 5000, 'retire after the uncaught exception');
     await pool.waitFor((l) => /unhandled rejection/.test(l.msg), 5000, 'unhandled rejection line');
     const c = await fcgiRequest(pool.address, counterParams(pool.cgiBin));
     assert.equal(c.status, 200);
