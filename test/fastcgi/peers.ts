@@ -84,7 +84,7 @@ fastcgi_param  REDIRECT_STATUS    200;
 `;
 
 /** nginx (unprivileged config in a temp dir) proxying to a FastCGI server on `upstreamPort`. */
-export async function startNginx(nginx: string, upstreamPort: number): Promise<Peer> {
+export async function startNginx(nginx: string, upstreamPort: number, keepalive = 2): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'ff-nginx-'));
   const port = await freePort();
   writeFileSync(join(dir, 'fastcgi_params'), FASTCGI_PARAMS);
@@ -102,7 +102,7 @@ http {
   scgi_temp_path ${dir}/scgi;
   upstream app {
     server 127.0.0.1:${upstreamPort};
-    keepalive 2;
+    keepalive ${keepalive};
   }
   server {
     listen 127.0.0.1:${port};

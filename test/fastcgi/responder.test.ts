@@ -1,9 +1,11 @@
 // The responder driven by raw records: roles, management records, KEEP_CONN, abort, bad peers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { RecordDecoder } from '../../src/fastcgi/decoder.js';
 import {
   FCGI_ABORT_REQUEST, FCGI_AUTHORIZER, FCGI_END_REQUEST, FCGI_GET_VALUES_RESULT, FCGI_PARAMS,
-  FCGI_RESPONDER, FCGI_STDIN, FCGI_STDOUT, FCGI_UNKNOWN_ROLE, FCGI_UNKNOWN_TYPE, decodeNameValuePairs,
+  FCGI_OVERLOADED, FCGI_RESPONDER, FCGI_STDIN, FCGI_STDOUT, FCGI_UNKNOWN_ROLE, FCGI_UNKNOWN_TYPE, decodeNameValuePairs,
   encodeBeginRequest, encodeGetValues, encodeNameValuePairs, encodeRecord,
 } from '../../src/fastcgi/protocol.js';
 import { captureLog, listenResponder, rawExchange, type RawRecord } from './helpers.js';
@@ -142,6 +144,62 @@ test('an unread request body does not block another request on the same connecti
     const fast = simpleRequest(2, [['WHICH', 'fast']]);
     const { records } = await rawExchange(l.port, Buffer.concat([lazy, fast]), ended(2));
     assert.ok(records.some((r) => r.type === FCGI_STDOUT && r.id === 2));
+  } finally {
+    await l.close();
+  }
+});
+
+test('FCGI_OVERLOADED past maxReqs requests in progress', { timeout: 10_000 }, async () => {
+  const l = await listenResponder({
+    maxReqs: 1,
+    onRequest(r) {
+      if (r.params.get('WHICH') === 'hang') return;
+      r.end();
+    },
+  });
+  try {
+    const input = Buffer.concat([simpleRequest(1, [['WHICH', 'hang']]), simpleRequest(2, [['WHICH', 'quick']])]);
+    const { records } = await rawExchange(l.port, input, ended(2));
+    assert.equal(records.find((r) => r.type === FCGI_END_REQUEST && r.id === 2)?.content[4], FCGI_OVERLOADED);
+    assert.equal(l.responder.stats().overloaded, 1);
+  } finally {
+    await l.close();
+  }
+});
+
+test('STDOUT: a thousand 1-byte writes leave as a few records; a 200 kB write arrives whole', { timeout: 10_000 }, async () => {
+  const l = await listenResponder({
+    onRequest(r) {
+      if (r.params.get('WHICH') === 'small') for (let i = 0; i < 1000; i++) r.stdout.write('x');
+      else r.stdout.write(Buffer.alloc(200_000, 'y'));
+      r.end();
+    },
+  });
+  try {
+    for (const [which, maxPieces, size] of [['small', 3, 1000], ['big', 40, 200_000]] as const) {
+      const sock = net.connect(l.port, '127.0.0.1');
+      let pieces = 0;
+      let bytes = 0;
+      let done!: () => void;
+      const finished = new Promise<void>((r) => (done = r));
+      const dec = new RecordDecoder({
+        onStream(type, _id, data) {
+          if (type === FCGI_STDOUT && data.length > 0) {
+            pieces++;
+            bytes += data.length;
+          }
+        },
+        onRecord(type) {
+          if (type === FCGI_END_REQUEST) done();
+        },
+      });
+      sock.on('data', (c: Buffer) => dec.push(c));
+      sock.write(simpleRequest(1, [['WHICH', which]]));
+      await finished;
+      sock.destroy();
+      assert.equal(bytes, size);
+      assert.ok(pieces <= maxPieces, `${which}: ${pieces} STDOUT pieces`);
+    }
   } finally {
     await l.close();
   }
