@@ -48,7 +48,8 @@ export interface ConnOwner {
   readonly idleTimeoutMs: number;
   readonly stdoutHighWaterMark: number;
   connReady(c: ClientConnection): void;
-  connClosed(c: ClientConnection, err: FastcgiError | null, unanswered: Job[]): void;
+  /** `lost`: exchanges that were in flight (answered, aborted or `unanswered`). */
+  connClosed(c: ClientConnection, err: FastcgiError | null, unanswered: Job[], lost: number): void;
   exchangeDone(c: ClientConnection): void;
   probeResult(c: ClientConnection, values: UpstreamValues | null): void;
 }
@@ -263,9 +264,10 @@ export class ClientConnection implements RecordSink, ReadGate {
         ex.job.finish(reason, null);
       }
     }
+    const lost = this.exchanges.size;
     this.exchanges.clear();
     // The owner retries or fails the jobs that got no answer and sent no body byte.
-    this.owner.connClosed(this, reason, unanswered);
+    this.owner.connClosed(this, reason, unanswered, lost);
   }
 
   private onClose(): void {

@@ -163,7 +163,8 @@ class Client implements FastcgiClient, ConnOwner {
         if (!up.probing) this.open(up, true);
         return; // wait for the probe's answer
       }
-      const conn = this.findConn(up, job.needFresh);
+      // A retried job wants a fresh connection; at the connection limit it takes any.
+      const conn = this.findConn(up, job.needFresh) ?? (job.needFresh && up.conns.size >= this.connLimit(up) ? this.findConn(up, false) : null);
       if (conn !== null) {
         this.queue.shift();
         this.inFlight++;
@@ -245,11 +246,13 @@ class Client implements FastcgiClient, ConnOwner {
     this.dispatch();
   }
 
-  connClosed(c: ClientConnection, err: FastcgiError | null, unanswered: Job[]): void {
+  connClosed(c: ClientConnection, err: FastcgiError | null, unanswered: Job[], lost: number): void {
     const up = this.byConn.get(c);
     this.byConn.delete(c);
     if (up === undefined) return;
     up.conns.delete(c);
+    this.inFlight -= lost;
+    up.outstanding -= lost;
     if (c.probe && up.values === null) {
       up.probing = false;
       // Refused or timed out: skip this upstream for a while. Closed without answering GET_VALUES:
@@ -260,8 +263,6 @@ class Client implements FastcgiClient, ConnOwner {
       this.markDown(up, err);
     }
     for (const job of unanswered) {
-      this.inFlight--;
-      up.outstanding--;
       job.exchange = null;
       // Retry once, on a fresh connection, a request that a reused connection dropped unanswered.
       if (!job.retried && c.served > 0 && !job.settled) {

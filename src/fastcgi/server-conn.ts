@@ -236,8 +236,13 @@ class RequestImpl implements ResponderRequest, StreamOwner {
   }
 
   private fail(err: unknown): void {
+    // After an abort, a handler that was reading stdin sees a premature close: not a failure.
+    if (this.abortedFlag) {
+      this.log.debug({ err, requestId: this.requestId }, 'FastCGI request handler ended after abort');
+      return;
+    }
     this.log.error({ err, requestId: this.requestId }, 'FastCGI request handler failed');
-    if (this.state === 'done' || this.abortedFlag) return;
+    if (this.state === 'done') return;
     if (this.stdout.bytes === 0 && this.stdout.writableLength === 0 && !this.stdout.writableEnded) this.stdout.write(FAILED_RESPONSE);
     this.end(1);
   }

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { createFastcgiClient, type FastcgiClient } from '../../src/fastcgi/client.js';
 import { isFastcgiError } from '../../src/fastcgi/errors.js';
 import { listenResponder } from './helpers.js';
+import { FCGI_GET_VALUES, FCGI_STDOUT, encodeRecord } from '../../src/fastcgi/protocol.js';
 
 const log = pino({ level: 'silent' });
 
@@ -115,6 +116,7 @@ test('abort in the middle of a large response: ABORT_REQUEST reaches the handler
     const again = await client.request({ params: { QUERY_STRING: 'after' }, body: null });
     assert.match((await readAll(again.stdout)).toString(), /X-Q: after/);
     assert.equal(l.responder.stats().connectionsTotal, 2);
+    assert.equal(client.stats().inFlight, 0);
   } finally {
     await client.close();
     await l.close();
@@ -178,6 +180,7 @@ test('a kept-alive connection closed by the server is retried once on a fresh co
     const second = await client.request({ params: { QUERY_STRING: 'two' }, body: null });
     assert.match((await readAll(second.stdout)).toString(), /X-Q: two/);
     assert.equal(conns, 3, 'probe, the reused connection, the fresh one');
+    assert.equal(client.stats().inFlight, 0);
   } finally {
     await client.close();
     await new Promise<void>((r) => proxy.close(() => r()));
@@ -193,5 +196,29 @@ test('idle read timeout fails the request with FCGI_IDLE_TIMEOUT (504)', { timeo
   } finally {
     await client.close();
     await l.close();
+  }
+});
+
+test('a connection reset in the middle of a response errors stdout with FCGI_CONN_RESET and frees the slot', { timeout: 15_000 }, async () => {
+  // A fake upstream: closes the GET_VALUES probe unanswered, then answers part of a STDOUT and resets.
+  const fake = net.createServer((sock) => {
+    sock.on('error', () => {});
+    sock.once('data', (c: Buffer) => {
+      if (c[1] === FCGI_GET_VALUES) return sock.destroy();
+      const id = c.readUInt16BE(2);
+      sock.write(encodeRecord(FCGI_STDOUT, id, Buffer.from('Status: 200\r\n\r\npartial')), () => setTimeout(() => sock.resetAndDestroy(), 20));
+    });
+  });
+  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+  const client = createFastcgiClient({ upstreams: [`127.0.0.1:${(fake.address() as net.AddressInfo).port}`], log });
+  try {
+    const res = await client.request({ params: {}, body: null });
+    await assert.rejects(readAll(res.stdout), { code: 'FCGI_CONN_RESET' });
+    await assert.rejects(res.ended, { code: 'FCGI_CONN_RESET' });
+    assert.equal(client.stats().inFlight, 0);
+    assert.equal(client.stats().upstreams[0]?.mpxs, false);
+  } finally {
+    await client.close();
+    await new Promise<void>((r) => fake.close(() => r()));
   }
 });
