@@ -8,6 +8,10 @@ import { pino } from 'pino';
 import { createFastcgiClient, type FastcgiClient } from '../../src/fastcgi/client.js';
 import { isFastcgiError } from '../../src/fastcgi/errors.js';
 import { listenResponder } from './helpers.js';
+import { createResponder } from '../../src/fastcgi/server.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FCGI_GET_VALUES, FCGI_STDOUT, encodeRecord } from '../../src/fastcgi/protocol.js';
 
 const log = pino({ level: 'silent' });
@@ -220,5 +224,25 @@ test('a connection reset in the middle of a response errors stdout with FCGI_CON
   } finally {
     await client.close();
     await new Promise<void>((r) => fake.close(() => r()));
+  }
+});
+
+test('unix socket upstream (unix:/path)', { timeout: 15_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ff-fcgi-unix-'));
+  const path = join(dir, 'app.sock');
+  const responder = createResponder({ log, onRequest: echo });
+  const server = net.createServer();
+  responder.attach(server);
+  await new Promise<void>((r) => server.listen(path, r));
+  const client = createFastcgiClient({ upstreams: [`unix:${path}`], log });
+  try {
+    const res = await client.request({ params: { QUERY_STRING: 'over-unix' }, body: null });
+    assert.match((await readAll(res.stdout)).toString(), /X-Q: over-unix/);
+  } finally {
+    await client.close();
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    await responder.close(1000);
+    await closed;
+    rmSync(dir, { recursive: true, force: true });
   }
 });

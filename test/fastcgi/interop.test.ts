@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { createFastcgiClient } from '../../src/fastcgi/client.js';
 import type { ResponderRequest } from '../../src/fastcgi/server.js';
 import { listenResponder } from './helpers.js';
-import { findTool, startNginx, startPhpFpm } from './peers.js';
+import { findTool, freePort, startNginx, startPhpFpm, waitForPort } from './peers.js';
 
 async function readAll(r: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -138,6 +138,35 @@ echo "body=", strlen(file_get_contents('php://input')), "\\n";
   } finally {
     await client.close();
     await peer.stop();
+    rmSync(docroot, { recursive: true, force: true });
+  }
+});
+
+test('our client drives php-cgi -b (ends with END_REQUEST without an empty STDOUT record)', { timeout: 30_000 }, async (t) => {
+  const phpCgi = findTool('php-cgi');
+  if (phpCgi === null) return t.skip('php-cgi not installed (Debian: php-cgi)');
+  const docroot = mkdtempSync(join(tmpdir(), 'ff-phpcgi-'));
+  writeFileSync(join(docroot, 'hello.php'), '<?php header("X-Cgi: 1"); echo "hello ", $_GET["who"] ?? "", "\\n";\n');
+  const port = await freePort();
+  const child = spawn(phpCgi, ['-n', '-b', `127.0.0.1:${port}`], { stdio: 'ignore', env: { PHP_FCGI_CHILDREN: '0', PHP_FCGI_MAX_REQUESTS: '1000' } });
+  const client = createFastcgiClient({ upstreams: [`127.0.0.1:${port}`], log: pino({ level: 'silent' }) });
+  try {
+    await waitForPort(port, child);
+    for (const who of ['a', 'b']) {
+      const res = await client.request({
+        params: { SCRIPT_FILENAME: join(docroot, 'hello.php'), REQUEST_METHOD: 'GET', QUERY_STRING: `who=${who}`, SERVER_PROTOCOL: 'HTTP/1.1', GATEWAY_INTERFACE: 'CGI/1.1', REDIRECT_STATUS: '200' },
+        body: null,
+      });
+      const text = (await readAll(res.stdout)).toString();
+      assert.match(text, /X-Cgi: 1\r\n/);
+      assert.match(text, new RegExp(`\\r\\n\\r\\nhello ${who}\\n$`));
+      assert.equal((await res.ended).protocolStatus, 0);
+    }
+  } finally {
+    await client.close();
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
     rmSync(docroot, { recursive: true, force: true });
   }
 });
