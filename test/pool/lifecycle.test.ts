@@ -130,3 +130,28 @@ test('SIGQUIT stops fast: in-flight requests are cut, the master exits 0 within 
     await pool.close();
   }
 });
+
+test('workers never outlive their master: kill -9 of the master makes them drain and exit', { timeout: 30_000 }, async () => {
+  const pool = await startPool({ workers: 2 });
+  try {
+    const workers = [...pool.liveWorkers()];
+    assert.equal(workers.length, 2);
+    pool.signal('SIGKILL');
+    await pool.exited;
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 5000;
+    while (workers.some(alive)) {
+      assert.ok(Date.now() < deadline, `workers still alive: ${workers.filter(alive).join(' ')}`);
+      await sleep(50);
+    }
+  } finally {
+    await pool.close();
+  }
+});
