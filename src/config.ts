@@ -1,6 +1,7 @@
 // Configuration: one table of options per command; values merge flags > FORKFAST_* > file > defaults.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { UsageError } from './errors.js';
 import * as p from './config-parse.js';
 
@@ -209,8 +210,11 @@ function parseFastcgiMount(item: string): FastcgiMountOption {
   const eq = item.indexOf('=');
   const prefix = eq < 0 ? '' : item.slice(0, eq);
   if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new UsageError(`invalid --fastcgi "${item}" (expected /prefix/=host:port or /prefix/=unix:/path)`);
-  const upstream = item.slice(eq + 1).replace(/^unix:/, '');
-  if (upstream === '') throw new UsageError(`invalid --fastcgi "${item}": no upstream address`);
+  let upstream = item.slice(eq + 1);
+  // A unix socket path is made absolute here, so a relative one means the directory forkfast ran in.
+  if (upstream.startsWith('unix:')) upstream = 'unix:' + resolve(upstream.slice(5));
+  else if (upstream.includes('/')) upstream = 'unix:' + resolve(upstream);
+  if (upstream === '' || upstream === 'unix:') throw new UsageError(`invalid --fastcgi "${item}": no upstream address`);
   return { prefix, upstream };
 }
 

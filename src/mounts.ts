@@ -7,6 +7,18 @@ import { createStaticMount } from './static/serve.js';
 import { createCgiMount } from './cgi/mount.js';
 import { createSpawner, defaultSpawnerOptions } from './cgi/spawn.js';
 import { availableParallelism } from 'node:os';
+import { createFastcgiMount } from './fastcgi/mount.js';
+import { startEmbeddedPool } from './pool/master.js';
+
+/** Status pages show flat name/value pairs; nested stats become dotted names. */
+function flatten(obj: object, prefix = ''): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (typeof v === 'number' || typeof v === 'string') out[prefix + k] = v;
+    else if (v && typeof v === 'object') Object.assign(out, flatten(v as object, `${prefix}${k}.`));
+  }
+  return out;
+}
 
 export interface BuiltMounts {
   readonly mounts: Mount[];
@@ -25,7 +37,35 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
     log,
   );
   sources['cgi'] = () => ({ backend: spawner.backend, ...spawner.stats() });
+  // /fcgi-bin/: external pools when --upstream is given, else an embedded pool on a private socket.
+  const pool = config.upstreams.length > 0 ? undefined : await startEmbeddedPool({ logLevel: config.logLevel, scripts: s, pool: config.pool, shutdownTimeoutMs: config.limits.shutdownTimeoutMs }, log);
+  if (pool) sources['pool'] = () => flatten(pool.stats());
+  const upstreams = pool ? [`unix:${pool.address}`] : [...config.upstreams];
+  const serverSoftware = `forkfast/${version}`;
+  const limits = { maxBodySize: config.limits.maxBodySize, maxHeaderBytes: 64 * 1024 };
+  const fcgiLog = log.child({ component: 'fastcgi' });
   const mounts: Mount[] = [
+    createFastcgiMount({
+      prefix: '/fcgi-bin/',
+      scripts: { kind: 'cgi-bin', dir: s.cgiBin },
+      documentRoot: config.publicDir,
+      client: { upstreams },
+      log: fcgiLog,
+      limits,
+      passAuthorization: s.passAuthorization,
+      serverSoftware,
+    }),
+    ...config.fastcgiMounts.map((m) =>
+      createFastcgiMount({
+        prefix: m.prefix,
+        scripts: { kind: 'docroot', dir: config.docroot! },
+        client: { upstreams: [m.upstream] },
+        log: fcgiLog,
+        limits,
+        passAuthorization: s.passAuthorization,
+        serverSoftware,
+      }),
+    ),
     createStatusMount({ sources, version }),
     createStaticMount({ root: config.publicDir, log: log.child({ component: 'static' }) }),
     createCgiMount({
@@ -36,16 +76,16 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
       limits: { maxBodySize: config.limits.maxBodySize, timeoutMs: s.cgiTimeoutMs, idleTimeoutMs: s.cgiIdleTimeoutMs, maxHeaderBytes: 64 * 1024 },
       passAuthorization: s.passAuthorization,
       passEnv: s.passEnv,
-      serverSoftware: `forkfast/${version}`,
+      serverSoftware,
     }),
   ];
   // Shared resources outlive the mounts that use them: released after the front has closed.
   const closeAll = async (): Promise<void> => {
-    await spawner.close();
+    await Promise.allSettled([spawner.close(), pool?.stop()]);
   };
   return {
     mounts,
-    describe: { spawnBackend: spawner.backend },
+    describe: { spawnBackend: spawner.backend, fcgiUpstreams: upstreams, workers: pool ? config.pool.workers : undefined },
     addSource: (name, source) => {
       sources[name] = source;
     },
