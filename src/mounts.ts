@@ -49,7 +49,8 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
       prefix: '/fcgi-bin/',
       scripts: { kind: 'cgi-bin', dir: s.cgiBin },
       documentRoot: config.publicDir,
-      client: { upstreams },
+      // About two connections per worker, so the kernel spreads them over every worker.
+      client: { upstreams, spreadConns: Math.max(2, 2 * config.pool.workers) },
       log: fcgiLog,
       limits,
       passAuthorization: s.passAuthorization,

@@ -33,6 +33,13 @@ export interface FastcgiClientOptions {
   readonly maxQueued?: number;
   /** Requests per multiplexed connection (default 100; lowered to FCGI_MAX_REQS). */
   readonly maxRequestsPerConn?: number;
+  /**
+   * Connections to keep open per multiplexing upstream once requests overlap (default 1). A pool
+   * of N workers sharing one listening socket sees only the workers that accepted a connection:
+   * with one multiplexed connection, one worker does all the work. Opening about 2N connections
+   * lets the kernel spread them over the workers; requests then go to the least busy connection.
+   */
+  readonly spreadConns?: number;
   readonly connectTimeoutMs?: number; // default 5000
   /** Fails a request when its upstream sends nothing for this long (default 60000; 0 disables). */
   readonly idleTimeoutMs?: number;
@@ -104,6 +111,7 @@ class Client implements FastcgiClient, ConnOwner, JobOwner {
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
   private readonly maxPerConn: number;
+  private readonly spreadConns: number;
   private readonly connectTimeoutMs: number;
   private readonly downForMs: number;
   private readonly queue: Job[] = [];
@@ -119,6 +127,7 @@ class Client implements FastcgiClient, ConnOwner, JobOwner {
     this.maxInFlight = o.maxRequestsInFlight ?? 1024;
     this.maxQueued = o.maxQueued ?? 1024;
     this.maxPerConn = o.maxRequestsPerConn ?? 100;
+    this.spreadConns = Math.max(1, o.spreadConns ?? 1);
     this.connectTimeoutMs = o.connectTimeoutMs ?? 5000;
     this.idleTimeoutMs = o.idleTimeoutMs ?? 60_000;
     this.downForMs = o.downForMs ?? 5000;
@@ -171,6 +180,7 @@ class Client implements FastcgiClient, ConnOwner, JobOwner {
         this.inFlight++;
         up.outstanding++;
         conn.start(job);
+        if (conn.active > 1 && this.shouldSpread(up)) this.open(up, false);
         continue;
       }
       if (this.connectingCount(up) < this.queue.length && up.conns.size < this.connLimit(up)) this.open(up, false);
@@ -189,6 +199,14 @@ class Client implements FastcgiClient, ConnOwner, JobOwner {
     if (best !== null) return best;
     // All down: a single upstream keeps being tried after its pause, never spun on.
     return null;
+  }
+
+  /** Overlapping requests and fewer connections than spreadConns, none of them still connecting. */
+  private shouldSpread(up: Upstream): boolean {
+    if (up.values?.mpxs !== true || this.connectingCount(up) > 0) return false;
+    let open = 0;
+    for (const c of up.conns) if (!c.probe) open++;
+    return open < Math.min(this.spreadConns, this.connLimit(up));
   }
 
   private connLimit(up: Upstream): number {

@@ -90,6 +90,11 @@ export function createFront(opts: FrontOptions): Front {
 
   // A malformed or oversized request: answer it plainly, log one line, keep serving.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // A client that resets or times out an idle connection sent nothing malformed.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+      socket.destroy();
+      return;
+    }
     const status = STATUS_FOR_PARSE_ERROR[err.code ?? ''] ?? 400;
     log.warn({ code: err.code, remote: socket.remoteAddress, status }, 'malformed request');
     if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
