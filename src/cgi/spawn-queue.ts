@@ -4,7 +4,6 @@ import { SpawnError } from './spawn-types.js';
 interface Waiter {
   readonly grant: () => void;
   readonly reject: (err: Error) => void;
-  readonly signal: AbortSignal | undefined;
   readonly onAbort: () => void;
 }
 
@@ -50,7 +49,6 @@ export class SlotQueue {
           signal?.removeEventListener('abort', waiter.onAbort);
           reject(err);
         },
-        signal,
         onAbort: () => {
           this.remove(waiter);
           reject(abortError(signal));

@@ -1,3 +1,4 @@
+# node-gyp build of the native spawn addon (posix_spawn + pidfd reaping); run by src/native/build.mjs.
 {
   "targets": [
     {
