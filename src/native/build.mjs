@@ -43,6 +43,11 @@ if (!gyp) skip('node-gyp not found (it ships with npm)');
 const args = [gyp, 'rebuild', '--silent'];
 const prefix = dirname(dirname(process.execPath));
 if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
-const r = spawnSync(process.execPath, args, { cwd: here, stdio: ['ignore', 'inherit', 'inherit'] });
-if (r.status !== 0) skip(`node-gyp failed with status ${r.status}`);
+// Quiet on success (npm install output stays readable); the compiler's words when it fails.
+const r = spawnSync(process.execPath, args, { cwd: here, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+if (r.status !== 0) {
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
+  if (out) console.error(out);
+  skip(`node-gyp failed with status ${r.status}`);
+}
 console.log('forkfast: native spawner built (src/native/build/Release/forkfast_spawn.node)');
