@@ -20,7 +20,11 @@ test('kill -9 of a worker under load: only its in-flight requests fail; back to 
     const killedAt = Date.now();
     process.kill(victim, 'SIGKILL');
     const ready = await pool.waitFor((l) => l.msg === 'worker ready' && !before.has(l.workerPid!), 5000, 'replacement ready', from);
-    assert.ok((ready['time'] as number) - killedAt < 1000, `replacement took ${(ready['time'] as number) - killedAt} ms`);
+    // Back to N within a second; on a machine so loaded that Node itself takes longer to start,
+    // the master's own share (kill -> fork) must still be small.
+    const total = (ready['time'] as number) - killedAt;
+    const boot = ready['bootMs'] as number;
+    assert.ok(total < 1000 || total - boot < 300, `replacement took ${total} ms (worker boot ${boot} ms)`);
     await sleep(500);
     const report = await load.stop();
     assert.equal(pool.liveWorkers().size, 2);
