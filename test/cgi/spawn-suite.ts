@@ -127,6 +127,17 @@ export function spawnSuite(backend: 'node' | 'native', skip: string | false): vo
     assert.ok(await waitUntil(() => isGone(pid) && isGone(gpid), 5000));
   });
 
+  it('an abort while exec runs rejects and leaves nothing running', async (t) => {
+    const s = make(t);
+    const before = openFdCount();
+    const ac = new AbortController();
+    const p = s.spawn(req('hang.sh'), ac.signal);
+    ac.abort(); // the slot was free: the backend is starting the child right now
+    await assert.rejects(p, (e: unknown) => e instanceof SpawnError && e.code === 'ABORT_ERR');
+    assert.ok(await waitUntil(() => s.stats().running === 0, 5000), 'the child was killed and reaped');
+    assert.ok(await waitUntil(() => openFdCount() <= before, 2000), 'its pipes were closed');
+  });
+
   it('concurrency limit, FIFO queue, EQUEUEFULL, and abort while queued', async (t) => {
     const s = make(t, { maxChildren: 1, queueSize: 2 });
     const a = await s.spawn(req('hang.sh'));
