@@ -96,7 +96,7 @@ export function spawnSuite(backend: 'node' | 'native', skip: string | false): vo
 
   it('total timeout kills a chatty child and its grandchild', async (t) => {
     const s = make(t);
-    const child = await s.spawn(req('tick.sh', { timeoutMs: 400, idleTimeoutMs: 300 }));
+    const child = await s.spawn(req('tick.sh', { timeoutMs: 400, idleTimeoutMs: 5000 }));
     const [pid, gpid] = (await firstLine(child.stdout)).split(' ').map(Number) as [number, number];
     child.stdout.resume();
     const exit = await child.exited;
