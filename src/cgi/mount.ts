@@ -18,6 +18,7 @@ import { prepareBody, type PreparedBody } from './body.js';
 import { buildMetaVariables, checkExecLimits, type MetaVariables } from './env.js';
 import { answerCgiResponse } from './answer.js';
 import { SpawnError, type SpawnedChild, type Spawner } from './spawn-types.js';
+import { errorCodeForSpawnError } from './spawn.js';
 
 export interface CgiMountOptions {
   /** The cgi-bin/ directory. */
@@ -141,9 +142,13 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
       res.off('close', onClose);
       if (aborted.signal.aborted) return null;
       const code = err instanceof SpawnError ? err.code : 'EUNKNOWN';
-      if (code === 'EQUEUEFULL' || code === 'ECLOSED') {
+      const answer = err instanceof SpawnError ? errorCodeForSpawnError(err) : 'FF_SCRIPT_START_FAILED';
+      if (answer === 'FF_OVERLOADED') {
         ctx.log.warn({ script: name, code }, 'too many scripts running: request refused');
         sendError(res, 'FF_OVERLOADED', ctx.id, { 'retry-after': '1' });
+      } else if (answer === 'FF_HEADERS_TOO_LARGE') {
+        ctx.log.info({ script: name, code }, 'meta-variables over the exec limits');
+        sendError(res, answer, ctx.id);
       } else {
         ctx.log.error({ script: name, file: script.filename, code, why: (err as Error).message }, 'script could not be started');
         sendError(res, 'FF_SCRIPT_START_FAILED', ctx.id);
