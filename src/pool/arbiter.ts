@@ -23,7 +23,7 @@ export interface ArbiterOptions extends Omit<PoolOptions, 'pidFile'> {
 const TICK_MS = 100;
 /** A worker must be listening this soon after fork. */
 const BOOT_TIMEOUT_MS = 30_000;
-/** SIGINT/SIGQUIT: workers get SIGQUIT, then SIGKILL after this. */
+/** SIGINT/SIGQUIT: workers get SIGINT (they quit), then SIGKILL after this. */
 const FAST_STOP_MS = 1000;
 
 export class Arbiter {
@@ -124,7 +124,9 @@ export class Arbiter {
         r.state = 'stopping';
         r.endedBy = 'stop';
         r.deadline = Date.now() + FAST_STOP_MS;
-        this.kill(r, 'SIGQUIT');
+        // SIGINT, not SIGQUIT: a worker still booting has no handler yet, and SIGQUIT's default
+        // action dumps core.
+        this.kill(r, 'SIGINT');
       }
     }
   }
@@ -303,8 +305,8 @@ export class Arbiter {
     r.state = 'stopping';
     r.endedBy ??= 'stop';
     r.deadline = Date.now() + this.opts.shutdownTimeoutMs;
-    // A booting worker has no requests yet: SIGQUIT ends it at once.
-    if (wasBooting || !r.worker.isConnected()) return this.kill(r, 'SIGQUIT');
+    // A booting worker has no requests yet: SIGTERM ends it (its default action, or its drain).
+    if (wasBooting || !r.worker.isConnected()) return this.kill(r, 'SIGTERM');
     r.worker.send({ type: 'ff:stop' }, (err: Error | null) => {
       if (err) this.kill(r, 'SIGTERM');
     });

@@ -101,7 +101,8 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   });
   const listenOpts = config.listen.kind === 'unix' ? { path: config.listen.path } : { host: config.listen.host, port: config.listen.port };
   server.listen(listenOpts, () => {
-    if (state !== 'booting') return;
+    // Told to stop while the master was still handing over the socket: do not start accepting.
+    if (state !== 'booting') return void server.close();
     state = 'serving';
     send({ type: 'ff:ready' });
     log.debug({ cgiBin }, 'worker listening');
