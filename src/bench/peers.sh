@@ -17,6 +17,7 @@
 #   WORKERS=4             forkfast --workers, php-fpm pm.max_children (pm static), fcgiwrap -c
 #   PORT_BASE=18180       uses PORT_BASE..PORT_BASE+2 on 127.0.0.1
 #   ONLY=regex            run only scenarios whose id matches (e.g. ONLY='static')
+#   QUIET_BUDGET=20       seconds in all to wait for a quiet machine (busy rows are marked)
 #   KEEP_TMP=1            keep the temp dir (configs, logs)
 set -euo pipefail
 shopt -u patsub_replacement 2>/dev/null || true
@@ -147,6 +148,29 @@ any_wanted() { local id; for id in "$@"; do wanted "$id" && return 0; done; retu
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}}'; }
 
+cpu_busy() { # whole-machine CPU busy percent over 0.5 s, from /proc/stat
+  local u n s i w x y z a1 b1 a2 b2
+  read -r _ u n s i w x y z _ </proc/stat; a1=$((u + n + s + x + y + z)); b1=$((a1 + i + w))
+  sleep 0.5
+  read -r _ u n s i w x y z _ </proc/stat; a2=$((u + n + s + x + y + z)); b2=$((a2 + i + w))
+  echo $(( b2 > b1 ? 100 * (a2 - a1) / (b2 - b1) : 0 ))
+}
+
+BUSY_NOTE=
+QUIET_BUDGET=${QUIET_BUDGET:-20}   # seconds this run may spend in all waiting for a quiet machine
+wait_quiet() { # a shared machine: wait (bounded) for other load to stop, else say so in the row
+  local b i
+  BUSY_NOTE=
+  for i in $(seq 1 15); do
+    b=$(cpu_busy)
+    [ "$b" -le 15 ] && return 0
+    [ "$QUIET_BUDGET" -gt 0 ] || break
+    QUIET_BUDGET=$((QUIET_BUDGET - 1)); sleep 0.5
+  done
+  BUSY_NOTE=" [machine ${b}% busy before this row]"
+  echo "peers: warning: machine ${b}% busy before this scenario; its figures may be low" >&2
+}
+
 ROWS=$T/results.tsv
 : >"$ROWS"
 
@@ -155,6 +179,8 @@ bench() { # id url expected-body-substring note
   wanted "$id" || return 0
   got=$("$CURL" -s --max-time 10 "$url" || true)
   if [[ $got != *"$want"* ]]; then echo "peers: $id: bad body from $url: '${got:0:200}'; skipped" >&2; return 0; fi
+  wait_quiet
+  note+=$BUSY_NOTE
   if [ "$WARM" != 0 ]; then timeout $((WARM + 15)) "$WRK" -t"$THREADS" -c"$CONNS" -d"${WARM}s" --timeout 10s "$url" >/dev/null 2>&1 || true; fi
   for r in $(seq 1 "$RUNS"); do
     out=$(timeout $((DUR + 20)) "$WRK" -t"$THREADS" -c"$CONNS" -d"${DUR}s" --timeout 10s -s "$PEERS/conf/wrk-report.lua" "$url" 2>&1 || true)
