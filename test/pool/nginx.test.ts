@@ -83,7 +83,7 @@ test('nginx in front of the pool serves a handler module and a program over reus
   if (nginx === null) return t.skip('nginx not installed');
   const fixtures = makeFixtureDir();
   const poolPort = await freePort();
-  const pool = await startPool({ workers: 1, listen: `127.0.0.1:${poolPort}` }, fixtures);
+  const pool = await startPool({ workers: 1, listen: `127.0.0.1:${poolPort}`, workerTimeoutMs: 1500 }, fixtures);
   let proc: ChildProcess | null = null;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
@@ -124,6 +124,14 @@ test('nginx in front of the pool serves a handler module and a program over reus
     // FCGI_STDERR lands in nginx's error log ("FastCGI sent in stderr").
     await sleep(100);
     assert.match(readFileSync(join(fixtures.dir, 'nginx-error.log'), 'utf8'), /FastCGI sent in stderr: "note from hello\.cgi/);
+
+    // A handler that blocks its worker's event loop: the worker is killed at --worker-timeout and
+    // nginx answers 502 at once, instead of holding the client until fastcgi_read_timeout.
+    const started = Date.now();
+    const blocked = await get(agent, httpPort, '/fcgi-bin/block.mjs?ms=30000');
+    assert.equal(blocked.status, 502);
+    assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms`);
+    await pool.waitFor((l) => /worker timed out/.test(l.msg), 5000, 'timeout line');
   } finally {
     agent.destroy();
     if (proc !== null) {
