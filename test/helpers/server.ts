@@ -15,6 +15,8 @@ export interface RunningServer {
   stderr(): string;
   /** Waits until a log line matches, or fails after timeoutMs. */
   waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code once the process ended by itself (SIGKILL after timeoutMs). */
+  exited(timeoutMs?: number): Promise<number | null>;
   /** SIGTERM, then SIGKILL after a deadline; resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -103,7 +105,13 @@ export async function startServer(args: string[] = [], opts: StartOptions = {}):
   try {
     const listening = await waitForLog((l) => l['msg'] === 'listening', opts.timeoutMs ?? 15_000);
     const port = Number(listening['port']);
-    return { url: `http://127.0.0.1:${port}`, port, proc, logs: () => lines, stderr: () => err, waitForLog, stop };
+    const waitExit = async (timeoutMs = 15_000): Promise<number | null> => {
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    };
+    return { url: `http://127.0.0.1:${port}`, port, proc, logs: () => lines, stderr: () => err, waitForLog, exited: waitExit, stop };
   } catch (e) {
     proc.kill('SIGKILL');
     throw e;

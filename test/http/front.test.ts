@@ -70,3 +70,48 @@ test('SIGTERM with an idle keep-alive connection: exits 0 promptly', async (t) =
   assert.ok(Date.now() - started < 5000, 'an idle keep-alive connection must not hold the stop');
   sock.destroy();
 });
+
+const fixtures = ['--cgi-bin', 'test/fixtures/cgi-bin'];
+
+test('SIGTERM lets an in-flight request finish, refuses new connections, exits 0', async (t) => {
+  const s = await startServer(fixtures);
+  t.after(() => s.stop('SIGKILL'));
+  const inflight = fetch(`${s.url}/cgi-bin/test.cgi?slow`);
+  await new Promise((r) => setTimeout(r, 300));
+  s.proc.kill('SIGTERM');
+  await s.waitForLog((l) => String(l['msg']).startsWith('stopping'));
+  await assert.rejects(rawRequest(s.port, 'GET /-/status HTTP/1.1\r\nHost: x\r\n\r\n'), 'a new connection is refused while draining');
+  const res = await inflight;
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'slow-done\n');
+  assert.equal(await s.exited(), 0);
+  await assert.rejects(fetch(`${s.url}/-/status`), 'nothing listens after the stop');
+});
+
+test('past the shutdown deadline the request is cut, its child killed, exit 1', async (t) => {
+  const s = await startServer([...fixtures, '--shutdown-timeout', '0.5']);
+  t.after(() => s.stop('SIGKILL'));
+  const res = await fetch(`${s.url}/cgi-bin/test.cgi?pid-hang`);
+  const reader = res.body!.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  const pid = Number(/pid=(\d+)/.exec(first)?.[1]);
+  assert.ok(pid > 0);
+  const code = await s.stop('SIGTERM');
+  assert.equal(code, 1);
+  await reader.read().catch(() => undefined);
+  assert.throws(() => process.kill(pid, 0), 'the child is gone');
+});
+
+test('a second signal stops at once', async (t) => {
+  const s = await startServer(fixtures);
+  t.after(() => s.stop('SIGKILL'));
+  const res = await fetch(`${s.url}/cgi-bin/test.cgi?pid-hang`);
+  void res.body?.cancel().catch(() => undefined);
+  const started = Date.now();
+  s.proc.kill('SIGTERM');
+  await s.waitForLog((l) => String(l['msg']).startsWith('stopping'));
+  s.proc.kill('SIGINT');
+  const code = await s.stop();
+  assert.notEqual(code, 0);
+  assert.ok(Date.now() - started < 5000);
+});
