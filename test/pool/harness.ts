@@ -1,4 +1,4 @@
-// Runs a real pool master (dist/src/pool/main.js) in a temp dir with fixture scripts; parses its
+// Runs a real `forkfast pool` (dist/src/cli.js) in a temp dir with fixture scripts; parses its
 // JSON log lines so tests can wait for lifecycle events; kills every process it saw on close.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import type { Address } from './fcgi-client.js';
 
 /** The repository root, from dist/test/pool/harness.js. */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'src', 'pool', 'main.js');
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 
 export interface LogLine {
   level: number;
@@ -197,14 +197,27 @@ export function makeFixtureDir(): { dir: string; cgiBin: string } {
   return { dir, cgiBin };
 }
 
-/** Starts `main.js` with the options; resolves once the pool logged "pool ready". */
+/** `forkfast pool` flags for the options (times in seconds, as the CLI takes them). */
+function cliArgs(o: PoolOptionsJson & { cgiBin: string; listen: string }): string[] {
+  const args = ['pool', '--listen', o.listen, '--cgi-bin', o.cgiBin, '--workers', String(o.workers ?? 2), '--log-level', 'info'];
+  if (o.maxRequests !== undefined) args.push('--max-requests', String(o.maxRequests));
+  if (o.maxRequestsJitter !== undefined) args.push('--max-requests-jitter', String(o.maxRequestsJitter));
+  if (o.workerTimeoutMs !== undefined) args.push('--worker-timeout', String(o.workerTimeoutMs / 1000));
+  if (o.shutdownTimeoutMs !== undefined) args.push('--shutdown-timeout', String(o.shutdownTimeoutMs / 1000));
+  if (o.cgiTimeoutMs !== undefined) args.push('--cgi-timeout', String(o.cgiTimeoutMs / 1000));
+  if (o.pidFile !== undefined) args.push('--pid', o.pidFile);
+  return args;
+}
+
+/** Starts `forkfast pool` with the options; resolves once the pool logged "pool ready" (or a fatal line). */
 export async function startPool(opts: PoolOptionsJson = {}, fixtures = makeFixtureDir()): Promise<PoolProcess> {
   const { dir, cgiBin } = fixtures;
   const sock = join(dir, 'pool.sock');
   const listen = opts.listen ?? sock;
   const address: Address = listen.includes('/') ? { path: listen } : { host: listen.split(':')[0]!, port: Number(listen.split(':')[1]) };
-  const json = JSON.stringify({ workers: 2, cgiBin, listen, logLevel: 'info', ...opts });
-  const proc = spawn(process.execPath, [MAIN, json], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // No FORKFAST_* variable of the caller may change the options under test.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FORKFAST_')));
+  const proc = spawn(process.execPath, [CLI, ...cliArgs({ cgiBin, ...opts, listen })], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const pool = new PoolProcess(proc, dir, cgiBin, address);
   try {
     await pool.waitFor((l) => l.msg === 'pool ready' || l.level >= 60, 15_000, 'pool ready');

@@ -1,10 +1,12 @@
 // Pool workers through a real master: resident modules, programs, script resolution, failures.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { fcgiRequest } from './fcgi-client.js';
-import { counterParams, killAllPools, scriptParams, sleep, startPool } from './harness.js';
+import { counterParams, killAllPools, makeFixtureDir, scriptParams, sleep, startPool } from './harness.js';
 
 after(killAllPools);
 
@@ -119,17 +121,47 @@ test('SIGTERM drains in-flight requests and exits 0; the pid file comes and goes
   }
 });
 
-test('workers that cannot boot make the master exit 1 with the reason', { timeout: 30_000 }, async () => {
-  const pool = await startPool({ workers: 2, cgiBin: '/nonexistent-ff-dir' }).catch((err: Error) => err);
-  // startPool resolves on the fatal line too; the master then exits 1.
-  assert.ok(!(pool instanceof Error), String(pool));
+test('workers that cannot boot (port taken) make the master exit 1 with the reason', { timeout: 30_000 }, async () => {
+  const squatter = net.createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const port = (squatter.address() as net.AddressInfo).port;
+  const pool = await startPool({ workers: 2, listen: `127.0.0.1:${port}` });
   try {
     const { code } = await pool.exited;
     assert.equal(code, 1);
     const fatal = pool.lines.find((l) => l.level === 60 && /failed to boot/.test(l.msg));
     assert.ok(fatal, pool.dump());
-    assert.match(String(fatal['reason']), /cgi-bin directory \/nonexistent-ff-dir is not usable/);
+    assert.match(String(fatal['reason']), /cannot listen on the pool socket: .*EADDRINUSE/);
   } finally {
+    squatter.close();
     await pool.close();
+  }
+});
+
+test('a unix socket with a live listener stops the start; a stale one is replaced', { timeout: 30_000 }, async () => {
+  const fixtures = makeFixtureDir();
+  const path = join(fixtures.dir, 'pool.sock');
+  const squatter = net.createServer();
+  await new Promise<void>((resolve) => squatter.listen(path, resolve));
+  const busy = await startPool({ workers: 1 }, fixtures);
+  try {
+    assert.equal((await busy.exited).code, 1);
+    assert.ok(busy.lines.some((l) => l.level === 60 && /another server is listening/.test(l.msg)), busy.dump());
+  } finally {
+    busy.proc.kill('SIGKILL');
+  }
+  // A socket file nobody accepts on (a crashed master's): removed, then bound.
+  squatter.close();
+  await new Promise((r) => setTimeout(r, 50));
+  const owner = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((resolve) => owner.stdout!.once('data', resolve));
+  owner.kill('SIGKILL');
+  await new Promise((resolve) => owner.once('exit', resolve));
+  assert.ok(statSync(path).isSocket(), 'the stale socket file stays');
+  const fresh = await startPool({ workers: 1 }, fixtures);
+  try {
+    assert.equal((await fcgiRequest(fresh.address, counterParams(fresh.cgiBin))).status, 200);
+  } finally {
+    await fresh.close();
   }
 });
