@@ -42,6 +42,7 @@ const FIXTURES: Record<string, string> = {
 };
 const PROGRAMS: Record<string, string> = {
   'hello.cgi': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello %s\\n' "$QUERY_STRING"\necho "note from hello.cgi" >&2\n`,
+  'sleeper.cgi': `#!/bin/sh\necho $$ > "$SLEEPER_PID_FILE"\nexec sleep 30\n`,
 };
 
 export interface PoolOptionsJson {

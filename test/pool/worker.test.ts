@@ -39,6 +39,28 @@ test('a program runs per request; its stderr comes back as FCGI_STDERR and in th
   }
 });
 
+test('a program is killed when its client goes away', { timeout: 30_000 }, async () => {
+  const pool = await startPool({ workers: 1 });
+  try {
+    const pidFile = join(pool.dir, 'sleeper.pid');
+    const gone = await fcgiRequest(pool.address, { ...scriptParams(pool.cgiBin, 'sleeper.cgi'), SLEEPER_PID_FILE: pidFile }, { timeoutMs: 500 }).catch((err: Error) => err);
+    assert.ok(gone instanceof Error);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        break; // reaped
+      }
+      assert.ok(Date.now() < deadline, `program ${pid} still running after its client left`);
+      await sleep(50);
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
 test('scripts outside --cgi-bin are 404 with a log line saying what and where', { timeout: 30_000 }, async () => {
   const pool = await startPool({ workers: 1 });
   try {
