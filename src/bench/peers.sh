@@ -315,4 +315,7 @@ awk -F'\t' '
 
 echo
 echo "versions: node $("$NODE" --version); $("$WRK" --version 2>&1 | head -n 1 | cut -d' ' -f1-2)${NGINX:+; $("$NGINX" -v 2>&1)}${PHP_FPM:+; $("$PHP_FPM" -v 2>/dev/null | head -n 1 | cut -d' ' -f1-2)}${APACHE:+; $("$APACHE" -v 2>/dev/null | head -n 1)}"
+if command -v dpkg-query >/dev/null; then
+  echo "packages: $(dpkg-query -W -f '${Package} ${Version}, ' wrk nginx-light nginx fcgiwrap apache2 'php*-fpm' 2>/dev/null | sed 's/, $//')"
+fi
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //'); $(uname -sr)"
