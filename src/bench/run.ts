@@ -128,10 +128,16 @@ export async function runBench(options: BenchOptions, log: Logger): Promise<numb
       base = server.baseUrl;
       staticPath = o.staticPath ?? server.staticPath;
     }
-    const phases = planPhases(o.scripts, staticPath);
+    let phases = planPhases(o.scripts, staticPath);
     const found = new Set<string>();
     for (const p of phases) {
       const problem = await probe(base + p.path, p.script);
+      // Someone else's server may have no index page: without a chosen static path, go on without a ceiling.
+      if (problem?.code === 2 && p.mode === 'static' && o.url && o.staticPath === undefined) {
+        process.stderr.write(`forkfast bench: no static ceiling: ${base + p.path} answers 404 (choose a file with staticPath)\n`);
+        phases = phases.filter((x) => x !== p);
+        continue;
+      }
       // Found under /cgi-bin/ but 404 under /fcgi-bin/: the script exists, the pool mount does not.
       if (problem?.code === 2 && p.mode === 'fastcgi' && p.script !== null && found.has(p.script)) {
         return fail(`${base + p.path} answers 404 although /cgi-bin/${p.script} exists: does this server mount /fcgi-bin/?`, 1);

@@ -134,3 +134,14 @@ test('nothing listening at --url: exit 1, no hang', { timeout: 20000 }, async ()
   assert.equal(r.code, 1);
   assert.match(r.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+\/: ECONNREFUSED/);
 });
+
+test('--url to a server without an index page: no static ceiling, the scripts still measured', { timeout: 30000 }, async (t) => {
+  if (!existsSync(join(root, 'node_modules/autocannon'))) return t.skip('autocannon not installed');
+  await withHttp((url) => (url === '/' ? 404 : 200), async (base) => {
+    const r = await bench({ scripts: ['x.sh'], url: base, duration: 0.5 }, 25000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /no static ceiling: http:\/\/127\.0\.0\.1:\d+\/ answers 404/);
+    assert.doesNotMatch(r.stdout, /^static/m);
+    assert.match(r.stdout, /resident\/fork ratio for x\.sh/);
+  });
+});
