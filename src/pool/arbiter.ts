@@ -314,6 +314,8 @@ export class Arbiter {
 
   private kill(r: WorkerRecord, sig: NodeJS.Signals): void {
     if (sig === 'SIGKILL') r.state = 'killed';
+    // A fork that failed has no pid: kill(0) would signal our own process group.
+    if (r.pid <= 0) return;
     try {
       process.kill(r.pid, sig);
     } catch {
