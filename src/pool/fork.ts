@@ -51,6 +51,13 @@ export function forkWorker(config: WorkerConfig, bootTimeoutMs: number, events: 
     r.exit = { code, signal };
     events.onExit(r);
   });
-  worker.on('error', (err: Error) => events.onError(r, err));
+  worker.on('error', (err: Error) => {
+    events.onError(r, err);
+    // The fork itself failed (EAGAIN, ENOMEM): no process, no 'exit' to wait for.
+    if (r.pid <= 0 && r.exit === null) {
+      r.exit = { code: null, signal: null };
+      events.onExit(r);
+    }
+  });
   return r;
 }
