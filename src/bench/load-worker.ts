@@ -97,7 +97,11 @@ async function run(job: LoadJob): Promise<void> {
   }
   send({ type: 'stage', stage: 'measure' });
   const samples = new Samples();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
   const res = await runOnce(ac, job, job.duration, samples);
+  const cpu = process.cpuUsage(cpu0);
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   const result: LoadResult = {
     durationS: res.duration,
     responses: samples.length,
@@ -106,6 +110,7 @@ async function run(job: LoadJob): Promise<void> {
     errors: res.errors,
     timeouts: res.timeouts,
     latency: summarizeLatencies(samples.view()),
+    generatorCpuPercent: wallUs > 0 ? (100 * (cpu.user + cpu.system)) / wallUs : 0,
   };
   finish({ type: 'result', result });
 }

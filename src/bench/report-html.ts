@@ -1,7 +1,7 @@
 // The self-contained HTML report of a bench run: big type, inline SVG charts, no external assets.
 import type { BenchReport, PhaseMode, PhaseResult } from './types.js';
 import { barChart, esc, percentileChart, type Series } from './svg.js';
-import { PHASE_HEADERS, phaseLabel, phaseRow } from './table.js';
+import { PHASE_HEADERS, generatorBound, phaseLabel, phaseRow } from './table.js';
 
 export const MODE_COLORS: Record<PhaseMode, string> = { static: '#7f7f7f', cgi: '#d95f02', fastcgi: '#1f78b4' };
 
@@ -31,6 +31,13 @@ function ratios(r: BenchReport): string {
     })
     .join('\n');
   return `<section><h2>What the resident design buys</h2>\n${items}\n</section>`;
+}
+
+function generatorNote(r: BenchReport): string {
+  const bound = generatorBound(r);
+  if (bound.length === 0) return '';
+  const list = bound.map((p) => esc(p.path)).join(', ');
+  return `<p class="meta"><strong>Note:</strong> the load generator used a full core during ${list}: there the server can do more than shown.</p>\n`;
 }
 
 const STYLE = `
@@ -77,7 +84,7 @@ ${latency.join('\n')}
 </section>
 <section><h2>All figures</h2>
 ${htmlTable(r)}
-<p class="meta">req/s counts 2xx responses only. CPU is the server and all its descendants (pool workers, forked scripts) during the measured seconds; 100 % is one core. Peak RSS is the highest sum over that process tree.</p>
+${generatorNote(r)}<p class="meta">req/s counts 2xx responses only. CPU is the server and all its descendants (pool workers, forked scripts) during the measured seconds; 100 % is one core. Peak RSS is the highest sum over that process tree.</p>
 </section>
 <section><h2>How it was measured</h2>
 <dl>

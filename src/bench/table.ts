@@ -43,6 +43,20 @@ export function phaseRow(p: PhaseResult): string[] {
   ];
 }
 
+/** A load generator near one full core was the bottleneck: say which rows are floors, not ceilings. */
+export function generatorBound(r: BenchReport): PhaseResult[] {
+  return r.phases.filter((p) => p.load.generatorCpuPercent >= GENERATOR_BOUND_PERCENT);
+}
+
+export const GENERATOR_BOUND_PERCENT = 90;
+
+function generatorNotes(r: BenchReport): string {
+  const bound = generatorBound(r);
+  if (bound.length === 0) return '';
+  const list = bound.map((p) => `${p.path} (${p.load.generatorCpuPercent.toFixed(0)} %)`).join(', ');
+  return `\nnote: the load generator used a full core during ${list}: there the server may do more than shown (use npm run bench:peers, wrk, for ceilings)\n`;
+}
+
 /** The whole report as text: settings line, the table grouped by script, the ratios. */
 export function reportText(r: BenchReport): string {
   const s = r.settings;
@@ -59,5 +73,5 @@ export function reportText(r: BenchReport): string {
   const ratios = r.ratios
     .map((x) => `resident/fork ratio for ${x.script}: ${x.residentPerFork === null ? '- (no fork throughput)' : `${x.residentPerFork.toFixed(1)}x`}`)
     .join('\n');
-  return head + renderTable(PHASE_HEADERS, rows, 2) + (ratios ? `\n${ratios}\n` : '');
+  return head + renderTable(PHASE_HEADERS, rows, 2) + (ratios ? `\n${ratios}\n` : '') + generatorNotes(r);
 }

@@ -50,6 +50,8 @@ export interface LoadResult {
   errors: number;
   timeouts: number;
   latency: LatencySummary;
+  /** CPU of the load generator process over the measured run, % of one core: near 100 it was the limit. */
+  generatorCpuPercent: number;
 }
 
 /** CPU and memory of the server process and all its descendants over the measured part. */

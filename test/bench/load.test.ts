@@ -35,6 +35,7 @@ test('runLoad measures a real server from its own process', { timeout: 30000 }, 
     assert.ok(seen > r.ok, 'warm-up requests are not counted');
     assert.equal(r.non2xx, 0);
     assert.ok(r.latency.p50 > 0 && r.latency.p50 <= r.latency.p99 && r.latency.p99 <= r.latency.max);
+    assert.ok(r.generatorCpuPercent > 0 && r.generatorCpuPercent < 200, `generator cpu ${r.generatorCpuPercent}`);
     const bad = await runLoad({ url: `${base}/fail`, connections: 1, duration: 0.5, warmup: 0, timeoutS: 5 });
     assert.equal(bad.ok, 0);
     assert.ok(bad.non2xx > 0);

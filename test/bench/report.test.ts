@@ -27,6 +27,8 @@ test('reportText has one row per phase and the ratios', () => {
   assert.match(text, /resident\/fork ratio for hello\.sh: 1\.1x/);
   assert.match(text, /resident\/fork ratio for <b>&x\.mjs: 300\.0x/);
   assert.match(text, /80\.0 MiB/);
+  assert.match(text, /note: the load generator used a full core during \/1k\.txt \(97 %\)/);
+  assert.doesNotMatch(text, /during .*hello\.sh/);
 });
 
 test('barChart is well-formed SVG with escaped labels and scaled bars', () => {
@@ -72,6 +74,7 @@ test('reportHtml is one self-contained, well-formed page', () => {
   assert.match(html, /&lt;b&gt;&amp;x\.mjs/);
   assert.doesNotMatch(html, /<b>&x/, 'run values are escaped');
   assert.equal((html.match(/<tr class="/g) ?? []).length, 5);
+  assert.match(html, /the load generator used a full core during \/1k\.txt:/);
   assert.equal(esc(`<'&">`), '&lt;&#39;&amp;&quot;&gt;');
 });
 
