@@ -1,6 +1,7 @@
 // Answers an HTTP request from a CGI response stream (RFC 3875 §6): the one call both transports make.
 //
 // Exports: answerCgiResponse(res, ctx, stdout, opts) -> Promise<AnswerResult>
+//          answerCgiBuffer(res, ctx, whole, opts)    -> AnswerResult | Promise<AnswerResult>
 //
 // The CGI mount passes a child's stdout; the FastCGI client passes the STDOUT records' stream
 // (FastCGI 1.0 §6.2: a Responder's FCGI_STDOUT is a CGI response). Parse the head, then one of:
@@ -10,8 +11,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { RequestContext } from '../http/route.js';
-import { classify, readCgiHead, type MalformedReason } from './response.js';
-import { writeDocument, writeNph, type BodyOutcome } from './response-writer.js';
+import { CgiHeadParser, classify, readCgiHead, type MalformedReason } from './response.js';
+import { writeDocument, writeDocumentBuffer, writeNph, type BodyOutcome } from './response-writer.js';
 
 export interface AnswerOptions {
   /** Largest header block accepted (bytes); over it the head is malformed. */
@@ -58,6 +59,34 @@ export async function answerCgiResponse(res: ServerResponse, ctx: RequestContext
     head: ctx.method === 'HEAD',
     ...(opts.protectedFields ? { protectedFields: opts.protectedFields } : {}),
     ...(opts.complete ? { complete: opts.complete } : {}),
+  });
+  return { kind: 'written', status: res.statusCode, outcome, contentLength: head.contentLength };
+}
+
+/**
+ * The same answer from a CGI response that is already complete in memory (not NPH): parsed and
+ * written synchronously; only a local redirect returns a promise (the new dispatch).
+ */
+export function answerCgiBuffer(
+  res: ServerResponse,
+  ctx: RequestContext,
+  whole: Buffer,
+  opts: Pick<AnswerOptions, 'maxHeaderBytes' | 'protectedFields' | 'beforeRedirect'>,
+): AnswerResult | Promise<AnswerResult> {
+  const parser = new CgiHeadParser(opts.maxHeaderBytes);
+  const parsed = parser.push(whole) ? (parser.result as NonNullable<CgiHeadParser['result']>) : parser.end();
+  if (!parsed.ok) {
+    return parsed.line === undefined ? { kind: 'malformed', reason: parsed.reason } : { kind: 'malformed', reason: parsed.reason, line: parsed.line };
+  }
+  const head = parsed.head;
+  if (classify(head) === 'local-redirect') {
+    opts.beforeRedirect?.();
+    const location = head.location as string;
+    return ctx.redirect(location).then(() => ({ kind: 'local-redirect', location }));
+  }
+  const outcome = writeDocumentBuffer(res, head, parser.rest, {
+    head: ctx.method === 'HEAD',
+    ...(opts.protectedFields ? { protectedFields: opts.protectedFields } : {}),
   });
   return { kind: 'written', status: res.statusCode, outcome, contentLength: head.contentLength };
 }

@@ -2,6 +2,7 @@
 //
 // Exports:
 //   writeDocument(res, head, body, opts) -> Promise<BodyOutcome>   document and client-redirect forms
+//   writeDocumentBuffer(res, head, body, opts) -> BodyOutcome     the same from a complete body, one write
 //   writeNph(res, body)                  -> Promise<void>          nph- scripts: bytes go out as written
 //   responseStatus(head)                                           status the client will see
 //
@@ -144,6 +145,34 @@ export async function writeDocument(res: ServerResponse, head: CgiHead, body: Re
     res.destroy();
   }
   return outcome;
+}
+
+/**
+ * writeDocument for a body that is already complete in memory (a resident FastCGI response that
+ * came with its END_REQUEST): the head and the body leave in one write, and a body without a
+ * script Content-Length gets one (we know it), so the client sees no chunked framing.
+ */
+export function writeDocumentBuffer(res: ServerResponse, head: CgiHead, body: Buffer, opts: WriteOptions): BodyOutcome {
+  writeHead(res, head, opts);
+  const status = res.statusCode;
+  if (opts.head || status === 204 || status === 304) {
+    res.end();
+    return 'no-body';
+  }
+  const limit = head.contentLength;
+  if (limit === null) {
+    res.setHeader('content-length', body.length);
+    res.end(body);
+    return 'complete';
+  }
+  if (body.length >= limit) {
+    res.end(body.length === limit ? body : body.subarray(0, limit));
+    return body.length === limit ? 'complete' : 'too-long';
+  }
+  // Short of its own Content-Length: send what there is, then abort, as writeDocument does.
+  res.write(body);
+  res.destroy();
+  return 'short';
 }
 
 /** Peeks the status code of an NPH status line ("HTTP/1.1 200 OK"), for the access log only. */

@@ -2,6 +2,8 @@
 //
 // Exports:
 //   resolveScript(root, mountPrefix, rawPath) -> Promise<ScriptResolution | ScriptRefusal>
+//   resolveScriptSync(root, mountPrefix, rawPath) -> ScriptResolution | ScriptRefusal
+//   ScriptCache: resolveScriptSync behind a short-lived memo (the resident /fcgi-bin/ path)
 //   ScriptKind, ScriptResolution, ScriptRefusal
 //
 // The first path segment that names a regular file is the script; the rest is PATH_INFO
@@ -72,6 +74,11 @@ function badSegment(decoded: string): string | null {
  * `root`, the real path of cgi-bin/. Only the script part touches the file system.
  */
 export async function resolveScript(root: string, mountPrefix: string, rawPath: string): Promise<ScriptResolution | ScriptRefusal> {
+  return resolveScriptSync(root, mountPrefix, rawPath);
+}
+
+/** The same resolution, synchronously (every file system call in it is synchronous anyway). */
+export function resolveScriptSync(root: string, mountPrefix: string, rawPath: string): ScriptResolution | ScriptRefusal {
   if (!rawPath.startsWith(mountPrefix)) return refuse('FF_NOT_FOUND', 'outside the mount');
   const segments = rawPath.slice(mountPrefix.length).split('/');
   let dir = root;
@@ -148,4 +155,35 @@ function finish(root: string, mountPrefix: string, path: string, scriptParts: st
     filename: real,
     dir: lastDir,
   };
+}
+
+/**
+ * Successful resolutions remembered for `ttlMs` (default 1 s), keyed by the raw path: a statx and
+ * four readlink calls per request were ~8 % of the front's CPU on /fcgi-bin/hello.mjs
+ * (docs/performance.md). nginx's open_file_cache makes the same trade. Refusals are not cached,
+ * so a script that appears is served at once; one that disappears or changes mode is noticed
+ * within the TTL (the worker, which runs it, checks again with its own cache). Bounded: the
+ * memo is cleared when it reaches `maxEntries`.
+ */
+export class ScriptCache {
+  private readonly memo = new Map<string, { readonly until: number; readonly value: ScriptResolution }>();
+
+  constructor(
+    private readonly root: string,
+    private readonly mountPrefix: string,
+    private readonly ttlMs = 1000,
+    private readonly maxEntries = 1024,
+  ) {}
+
+  resolve(rawPath: string): ScriptResolution | ScriptRefusal {
+    const now = Date.now();
+    const hit = this.memo.get(rawPath);
+    if (hit !== undefined && hit.until > now) return hit.value;
+    const r = resolveScriptSync(this.root, this.mountPrefix, rawPath);
+    if (r.ok && this.ttlMs > 0) {
+      if (this.memo.size >= this.maxEntries) this.memo.clear();
+      this.memo.set(rawPath, { until: now + this.ttlMs, value: r });
+    } else if (hit !== undefined) this.memo.delete(rawPath);
+    return r;
+  }
 }

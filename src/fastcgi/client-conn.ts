@@ -9,7 +9,9 @@ import {
   FCGI_STDIN, FCGI_STDOUT, FCGI_UNKNOWN_ROLE, FCGI_CANT_MPX_CONN, type ProtocolStatus,
   decodeNameValuePairs, encodeBeginRequest, encodeGetValues, encodeRecord, encodeStream,
 } from './protocol.js';
-import { InboundStream, RecordOutput, RecordWriter, type ReadGate } from './streams.js';
+import { RecordOutput, RecordWriter, type ReadGate } from './streams.js';
+import { StdoutHolder } from './client-stdout.js';
+import type { AbortSignalLike } from './client.js';
 
 /** Where to connect: a TCP host and port, or a unix socket path. */
 export type UpstreamAddress = { readonly host: string; readonly port: number } | { readonly path: string };
@@ -30,10 +32,10 @@ export interface FastcgiEnd {
 export interface Job {
   readonly params: Buffer; // encoded name-value pairs (§3.4), ready to frame
   readonly body: Readable | null;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: AbortSignalLike | undefined;
   readonly onStderr: (chunk: Buffer) => void;
-  /** Resolves the caller's request() promise with the response stream. */
-  respond(stdout: Readable): void;
+  /** Resolves the caller's request() promise with the response body (a stream on demand). */
+  respond(stdout: StdoutHolder): void;
   /** Settles the request: before respond() it rejects request(), after it rejects `ended` too. */
   finish(err: FastcgiError | null, end: FastcgiEnd | null): void;
   responded: boolean;
@@ -51,20 +53,22 @@ export interface ConnOwner {
   /** `lost`: exchanges that were in flight (answered, aborted or `unanswered`). */
   connClosed(c: ClientConnection, err: FastcgiError | null, unanswered: Job[], lost: number): void;
   exchangeDone(c: ClientConnection): void;
+  /** Queue a refused job again (FCGI_OVERLOADED before any STDOUT); false when it may not be. */
+  retryRefused(job: Job): boolean;
   probeResult(c: ClientConnection, values: UpstreamValues | null): void;
 }
 
 
 /** One request in flight on a connection. */
 export class Exchange {
-  readonly stdout: InboundStream;
+  readonly stdout: StdoutHolder;
   stdin: RecordWriter | null = null;
   timer: NodeJS.Timeout | null = null;
   gotRecord = false;
   aborted = false;
 
   constructor(readonly conn: ClientConnection, readonly id: number, readonly job: Job, hwm: number) {
-    this.stdout = new InboundStream(conn, hwm);
+    this.stdout = new StdoutHolder(conn, hwm);
   }
 }
 
@@ -226,12 +230,15 @@ export class ClientConnection implements RecordSink, ReadGate {
     this.served++;
     if (!ex.aborted) {
       const refusal = refusalError(end.protocolStatus, this.upstream);
-      if (refusal !== null) {
+      const untouched = !ex.job.responded && (ex.stdin === null || ex.stdin.bytes === 0);
+      if (refusal !== null && end.protocolStatus === FCGI_OVERLOADED && untouched && this.owner.retryRefused(ex.job)) {
+        ex.stdout.discard();
+      } else if (refusal !== null) {
         ex.stdout.discard();
         ex.job.finish(refusal, null);
       } else {
-        if (!ex.job.responded) ex.job.respond(ex.stdout);
         ex.stdout.finish();
+        if (!ex.job.responded) ex.job.respond(ex.stdout);
         ex.job.finish(null, end);
       }
     }

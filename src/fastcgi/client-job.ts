@@ -1,5 +1,11 @@
 // A FastCGI client request between request() and END_REQUEST: its promises and its abort wiring.
+//
+// Per-request allocations are kept to what the caller uses: the response's `ended` promise and
+// its `stdout` stream are built on first access (docs/performance.md), and the caller's
+// AbortSignal may be any AbortSignalLike.
+import type { Readable } from 'node:stream';
 import type { FastcgiEnd, Job } from './client-conn.js';
+import type { StdoutHolder } from './client-stdout.js';
 import type { FastcgiRequest, FastcgiResponse } from './client.js';
 import { FastcgiError } from './errors.js';
 
@@ -12,6 +18,59 @@ export interface JobOwner {
 
 function noop(): void {}
 
+/** How the request ended, and the promise handed out for it once somebody asked. */
+class Outcome {
+  end: FastcgiEnd | null = null;
+  err: FastcgiError | null = null;
+  settled = false;
+  private promise: Promise<FastcgiEnd> | null = null;
+  private resolve: (e: FastcgiEnd) => void = noop;
+  private reject: (e: FastcgiError) => void = noop;
+
+  get ended(): Promise<FastcgiEnd> {
+    if (this.promise === null) {
+      if (this.settled) this.promise = this.err !== null ? Promise.reject(this.err) : Promise.resolve(this.end!);
+      else {
+        this.promise = new Promise<FastcgiEnd>((res, rej) => {
+          this.resolve = res;
+          this.reject = rej;
+        });
+      }
+      this.promise.catch(noop); // a caller that reads `ended` late must not see an unhandled rejection
+    }
+    return this.promise;
+  }
+
+  settle(err: FastcgiError | null, end: FastcgiEnd | null): void {
+    this.settled = true;
+    this.err = err;
+    this.end = end;
+    if (err !== null) this.reject(err);
+    else this.resolve(end!);
+  }
+}
+
+/** What request() resolves with: the body, as a whole or as a stream, and the end. */
+class Response implements FastcgiResponse {
+  constructor(
+    private readonly body: StdoutHolder,
+    private readonly outcome: Outcome,
+    readonly upstream: string,
+  ) {}
+
+  get stdout(): Readable {
+    return this.body.stream;
+  }
+
+  get ended(): Promise<FastcgiEnd> {
+    return this.outcome.ended;
+  }
+
+  takeComplete(): Buffer | null {
+    return this.body.takeComplete();
+  }
+}
+
 /** A request's state between request() and END_REQUEST: the promises and the abort wiring. */
 export function newJob(
   client: JobOwner,
@@ -20,13 +79,7 @@ export function newJob(
   resolve: (r: FastcgiResponse) => void,
   reject: (e: FastcgiError) => void,
 ): Job {
-  let endResolve: (e: FastcgiEnd) => void = noop;
-  let endReject: (e: FastcgiError) => void = noop;
-  const ended = new Promise<FastcgiEnd>((res, rej) => {
-    endResolve = res;
-    endReject = rej;
-  });
-  ended.catch(noop); // a caller that only awaits request() must not see an unhandled rejection
+  const outcome = new Outcome();
   const signal = req.signal;
   const onAbort = (): void => {
     const err = new FastcgiError('FCGI_ABORTED', 'FastCGI request aborted by the caller');
@@ -46,16 +99,14 @@ export function newJob(
     respond(stdout) {
       if (job.responded || job.settled) return;
       job.responded = true;
-      resolve({ stdout, ended, upstream: job.exchange?.conn.upstream ?? '' });
+      resolve(new Response(stdout, outcome, job.exchange?.conn.upstream ?? ''));
     },
     finish(err, end) {
       if (job.settled) return;
       job.settled = true;
       signal?.removeEventListener('abort', onAbort);
-      if (err !== null) {
-        if (!job.responded) reject(err);
-        endReject(err);
-      } else endResolve(end!);
+      if (err !== null && !job.responded) reject(err);
+      outcome.settle(err, end);
       client.jobSettled(job, job.exchange === null);
     },
   };

@@ -49,20 +49,38 @@ export interface FastcgiClientOptions {
   readonly stdoutHighWaterMark?: number;
 }
 
+/**
+ * What request() needs of an AbortSignal. Node's AbortSignal fits; so does a small object of the
+ * caller's (an AbortController per request was ~2 % of the front's CPU: docs/performance.md).
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface FastcgiRequest {
   readonly params: Iterable<readonly [string, string]> | Readonly<Record<string, string>>;
   /** The request body, streamed as FCGI_STDIN with backpressure; null sends an empty STDIN. */
   readonly body: Readable | null;
   /** Fires ABORT_REQUEST (§5.4) and fails the request with FCGI_ABORTED. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignalLike;
   /** FCGI_STDERR content; default: one warn log line per chunk. */
   readonly onStderr?: (chunk: Buffer) => void;
 }
 
 export interface FastcgiResponse {
+  /** The CGI response as a stream (built on first access). */
   readonly stdout: Readable;
+  /** Settles at END_REQUEST (built on first access). */
   readonly ended: Promise<FastcgiEnd>;
   readonly upstream: string;
+  /**
+   * The whole STDOUT, when END_REQUEST (FCGI_REQUEST_COMPLETE) already arrived and `stdout` was
+   * never read; null otherwise. The common small resident response is answered from this in
+   * one write, without a stream.
+   */
+  takeComplete(): Buffer | null;
 }
 
 export interface FastcgiClientStats {
@@ -263,6 +281,19 @@ class Client implements FastcgiClient, ConnOwner, JobOwner {
     this.inFlight--;
     if (up !== undefined) up.outstanding--;
     this.dispatch();
+  }
+
+  /**
+   * §5.5 FCGI_OVERLOADED before any STDOUT byte: the application never saw the request (a draining
+   * pool worker refuses new ones). Queued again once, for a fresh connection (another worker).
+   */
+  retryRefused(job: Job): boolean {
+    if (job.retried || job.settled || this.closed) return false;
+    job.retried = true;
+    job.needFresh = true;
+    job.exchange = null;
+    this.queue.unshift(job);
+    return true;
   }
 
   connClosed(c: ClientConnection, err: FastcgiError | null, unanswered: Job[], lost: number): void {
