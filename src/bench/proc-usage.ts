@@ -96,6 +96,7 @@ export class UsageSampler {
   private readonly startedAt = process.hrtime.bigint();
   private peakRss = 0;
   private readonly timer: NodeJS.Timeout;
+  private result: ServerUsage | null | undefined;
 
   constructor(private readonly root: number, intervalMs = 200) {
     this.start = treeStats(root);
@@ -110,9 +111,15 @@ export class UsageSampler {
     this.peakRss = Math.max(this.peakRss, pages * sysUnits().page);
   }
 
-  /** Stops sampling; null when the root process was not visible (not Linux, or it died). */
+  /** Stops sampling (once; later calls give the same figures); null when the root was not visible (not Linux, or it died). */
   stop(): ServerUsage | null {
+    if (this.result !== undefined) return this.result;
     clearInterval(this.timer);
+    this.result = this.measure();
+    return this.result;
+  }
+
+  private measure(): ServerUsage | null {
     const end = treeStats(this.root);
     if (end.size === 0 || this.start.size === 0) return null;
     this.sampleRss(end);

@@ -50,7 +50,8 @@ function fail(message: string, code: number): number {
 async function measure(phase: Phase, base: string, o: BenchOptions, server: OwnServer | null, progress: Progress): Promise<PhaseResult> {
   const label = `${phase.path} (${phase.mode === 'static' ? 'static' : phase.mode === 'cgi' ? 'fork' : 'resident'})`;
   progress.begin(label, o.warmup, o.duration);
-  let sampler: UsageSampler | null = null;
+  // Set from a callback, read after the await: a box keeps TypeScript's narrowing honest.
+  const box: { sampler: UsageSampler | null } = { sampler: null };
   try {
     const load = await runLoad(
       { url: base + phase.path, connections: o.connections, duration: o.duration, warmup: o.warmup, timeoutS: 10 },
@@ -58,18 +59,18 @@ async function measure(phase: Phase, base: string, o: BenchOptions, server: OwnS
         onStage(stage) {
           progress.setStage(stage);
           // CPU and RSS count the measured seconds only, like the load figures.
-          if (stage === 'measure' && server) sampler = new UsageSampler(server.pid);
+          if (stage === 'measure' && server) box.sampler = new UsageSampler(server.pid);
         },
         onProgress: (s, n) => progress.update(s, n),
       },
     );
-    const usage = (sampler as UsageSampler | null)?.stop() ?? null;
+    const usage = box.sampler?.stop() ?? null;
     const reqPerSec = okPerSecond(load.ok, load.durationS);
     const bad = load.errors + load.non2xx;
     progress.end(`${fmt(reqPerSec)} req/s, p99 ${fmtMs(load.latency.p99)} ms${bad > 0 ? `, ${load.errors} errors, ${load.non2xx} non-2xx` : ''}`);
     return { script: phase.script, mode: phase.mode, path: phase.path, load, reqPerSec, usage };
   } finally {
-    (sampler as UsageSampler | null)?.stop();
+    box.sampler?.stop();
   }
 }
 
@@ -163,7 +164,11 @@ export async function runBench(options: BenchOptions, log: Logger): Promise<numb
       phases: results,
       ratios: residentForkRatios(results),
     };
-    await writeOutputs(report, o);
+    try {
+      await writeOutputs(report, o);
+    } catch (err) {
+      return fail(`cannot write the report: ${(err as Error).message}`, 1);
+    }
     const dead = results.filter((r) => r.load.ok === 0);
     for (const r of dead) {
       fail(`every request to ${r.path} failed (${r.load.errors} errors, ${r.load.non2xx} non-2xx responses)`, 1);
