@@ -1,5 +1,6 @@
 // Starts our own `forkfast serve` child on an ephemeral loopback port for the bench, and always stops it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,7 +96,10 @@ export async function startServer(opts: StartOptions, log: Logger): Promise<OwnS
   if (opts.workers !== undefined) args.push('--workers', String(opts.workers));
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   // Whatever happens to us (exception, process.exit), the server does not outlive the bench.
-  const onExit = (): void => killGroup(child, 'SIGKILL');
+  const onExit = (): void => {
+    killGroup(child, 'SIGKILL');
+    rmSync(publicDir, { recursive: true, force: true });
+  };
   process.once('exit', onExit);
 
   const tail: string[] = [];
