@@ -15,7 +15,7 @@ function series(p: PhaseResult): Series {
 }
 
 function htmlTable(r: BenchReport): string {
-  const head = PHASE_HEADERS.map((h) => `<th>${esc(h)}</th>`).join('');
+  const head = PHASE_HEADERS.map((h, i) => (i < 2 ? `<th>${esc(h)}</th>` : `<th class="n">${esc(h)}</th>`)).join('');
   const body = r.phases
     .map((p) => `<tr class="${p.mode}">${phaseRow(p).map((c, i) => (i < 2 ? `<td>${esc(c)}</td>` : `<td class="n">${esc(c)}</td>`)).join('')}</tr>`)
     .join('\n');
@@ -46,7 +46,7 @@ h1 { font-size: 2.2rem; margin-bottom: .2rem; } h2 { font-size: 1.6rem; margin-t
 .meta { color: #444; font-size: 1rem; }
 table { border-collapse: collapse; font-size: 1rem; width: 100%; }
 th, td { padding: .35rem .6rem; border-bottom: 1px solid #ddd; text-align: left; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 tr.cgi td:first-child { border-left: 6px solid ${MODE_COLORS.cgi}; }
 tr.fastcgi td:first-child { border-left: 6px solid ${MODE_COLORS.fastcgi}; }
 tr.static td:first-child { border-left: 6px solid ${MODE_COLORS.static}; }
