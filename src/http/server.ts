@@ -82,6 +82,9 @@ export function createFront(opts: FrontOptions): Front {
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // node checks the headers and request timeouts only this often (default 30 s), so a
+      // slowloris client would hold its socket far past --headers-timeout without it.
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
       // Header names arrive as received; we never need node's joined-duplicate copies twice.
       joinDuplicateHeaders: false,
     },

@@ -115,3 +115,14 @@ test('a second signal stops at once', async (t) => {
   assert.notEqual(code, 0);
   assert.ok(Date.now() - started < 5000);
 });
+
+test('slowloris: a request head not finished within --headers-timeout gets 408 and is closed', async (t) => {
+  const s = await startServer(['--headers-timeout', '1']);
+  t.after(() => s.stop());
+  const started = Date.now();
+  const r = await rawRequest(s.port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ', 8000);
+  assert.equal(r.status, 408);
+  assert.ok(Date.now() - started < 6000, 'closed soon after the deadline');
+  const ok = await fetch(`${s.url}/-/status`);
+  assert.equal(ok.status, 200);
+});
