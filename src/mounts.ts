@@ -49,6 +49,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
       prefix: '/fcgi-bin/',
       scripts: { kind: 'cgi-bin', dir: s.cgiBin },
       documentRoot: config.publicDir,
+      relativeScriptFilename: pool === undefined,
       // About two connections per worker, so the kernel spreads them over every worker.
       client: { upstreams, spreadConns: Math.max(2, 2 * config.pool.workers) },
       log: fcgiLog,

@@ -9,7 +9,7 @@
 // Responder's FCGI_STDOUT is a CGI response (§6.2). Upstream failures map to 502/503/504.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { resolve, relative } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Mount, RequestContext, RouteKind } from '../http/route.js';
 import { sendError } from '../errors.js';
@@ -40,6 +40,12 @@ export interface FastcgiMountOptions {
   readonly spoolDir?: string;
   /** The route kind for the access log; default 'fastcgi'. */
   readonly kind?: RouteKind;
+  /**
+   * Send SCRIPT_FILENAME relative to the scripts' directory (cgi-bin kind only). For pools on other
+   * machines (--upstream): their --cgi-bin need not sit at the same path as ours, and a forkfast
+   * pool resolves a relative SCRIPT_FILENAME inside its own --cgi-bin.
+   */
+  readonly relativeScriptFilename?: boolean;
 }
 
 type Target = ScriptTarget & { readonly nph: boolean };
@@ -87,7 +93,9 @@ export function createFastcgiMount(opts: FastcgiMountOptions): Mount {
       return r.ok ? { scriptName: r.scriptName, pathInfo: r.pathInfo, filename: r.filename, nph: false } : r;
     }
     const r = cache.resolve(rawPath);
-    return r.ok ? { scriptName: r.scriptName, pathInfo: r.pathInfo, filename: r.filename, nph: r.nph } : r;
+    if (!r.ok) return r;
+    const filename = opts.relativeScriptFilename === true ? relative(root, r.filename) : r.filename;
+    return { scriptName: r.scriptName, pathInfo: r.pathInfo, filename, nph: r.nph };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
