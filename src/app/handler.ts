@@ -4,6 +4,7 @@
 //   loadHandler(path)              -> Promise<FetchFunction>  the module's default export, normalised
 //   requestFromCgi(env, body)      -> Request                 a standard Request from RFC 3875 meta-variables
 //   writeCgiResponse(res, out, o)  -> Promise<void>           a Response written as a CGI response (§6)
+//   sendCgiResponse(res, sink, o)  -> Promise<void>           the same, whole in one piece when the body allows
 //   cgiErrorResponse(status, text) -> string                  a minimal CGI response for runner failures
 //   Handler, HandlerModule, FetchFunction, FetchHandler, CgiEnv
 //
@@ -44,9 +45,17 @@ export async function loadHandler(path: string): Promise<FetchFunction> {
 
 const NO_BODY_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
+/** Memo of HTTP_* name -> header name; bounded so hostile clients cannot grow it. */
+const headerNames = new Map<string, string>();
+
 /** HTTP_ACCEPT_LANGUAGE -> accept-language (RFC 3875 §4.1.18, reversed; '_' was '-'). */
 function headerName(metaName: string): string {
-  return metaName.slice(5).toLowerCase().replaceAll('_', '-');
+  let name = headerNames.get(metaName);
+  if (name === undefined) {
+    name = metaName.slice(5).toLowerCase().replaceAll('_', '-');
+    if (headerNames.size < 512) headerNames.set(metaName, name);
+  }
+  return name;
 }
 
 /** The absolute URL of the request, from Host (or SERVER_NAME/PORT) and REQUEST_URI. */
@@ -60,11 +69,23 @@ function requestUrl(env: CgiEnv): string {
   }
   const query = env['QUERY_STRING'] ?? '';
   const target = env['REQUEST_URI'] ?? (env['SCRIPT_NAME'] ?? '') + (env['PATH_INFO'] ?? '') + (query === '' ? '' : '?' + query);
+  // The common origin-form target ('/path?q') needs no URL object here: Request parses it anyway.
+  if (target.charCodeAt(0) === 0x2f && target.charCodeAt(1) !== 0x2f && isPlainHost(host)) return `${scheme}://${host}${target}`;
   try {
     return new URL(target, `${scheme}://${host}`).href;
   } catch {
     return new URL(target, `${scheme}://localhost`).href;
   }
+}
+
+/** A Host value that cannot change the meaning of the URL it is put in: letters, digits, '.', '-', ':', '[', ']'. */
+function isPlainHost(host: string): boolean {
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x3a) || c === 0x2e || c === 0x2d || c === 0x5b || c === 0x5d;
+    if (!ok) return false;
+  }
+  return host.length > 0;
 }
 
 /**
@@ -95,7 +116,15 @@ export function requestFromCgi(env: CgiEnv, body: Readable | null): Request {
     init.body = Readable.toWeb(body) as ReadableStream<Uint8Array>;
     init.duplex = 'half';
   }
-  return new Request(requestUrl(env), init);
+  const url = requestUrl(env);
+  try {
+    return new Request(url, init);
+  } catch (err) {
+    // A target the fast URL path let through but Request refuses: normalise it as URL() would.
+    const fixed = new URL(url.slice(url.indexOf('/', url.indexOf('//') + 2)), url.slice(0, url.indexOf('/', url.indexOf('//') + 2))).href;
+    if (fixed === url) throw err;
+    return new Request(fixed, init);
+  }
 }
 
 export interface CgiWriteOptions {
@@ -120,13 +149,19 @@ function write(out: Writable, chunk: Uint8Array | string): Promise<void> | null 
   });
 }
 
-/** The CGI header block (RFC 3875 §6.3) of a Response: Status first, then every field. */
-export function cgiHead(response: Response): string {
+/**
+ * The CGI header block (RFC 3875 §6.3) of a Response: Status first, then every field. With
+ * `length` (a body read whole), a Content-Length is added unless the handler set one.
+ */
+export function cgiHead(response: Response, length: number | null = null): string {
   let head = `Status: ${response.status}${response.statusText ? ' ' + response.statusText : ''}\r\n`;
+  let hasLength = false;
   for (const [name, value] of response.headers) {
     if (name === 'set-cookie') continue;
+    if (name === 'content-length') hasLength = true;
     head += `${name}: ${value}\r\n`;
   }
+  if (length !== null && !hasLength) head += `content-length: ${length}\r\n`;
   for (const cookie of response.headers.getSetCookie()) head += `set-cookie: ${cookie}\r\n`;
   return head + '\r\n';
 }
@@ -144,6 +179,65 @@ export async function writeCgiResponse(response: Response, out: Writable, opts: 
     const pending = write(out, chunk);
     if (pending) await pending;
   }
+}
+
+/** Where sendCgiResponse writes: the whole response at once, or a stream for a body that keeps coming. */
+export interface CgiSink {
+  /** Takes the rest of the response (the whole of it, if nothing was streamed) and ends it. */
+  endWith(data: string | Uint8Array): void;
+  /** The stream for bodies that are not complete at once; asked for at most once. */
+  readonly stdout: Writable;
+}
+
+const WAIT = Symbol('wait');
+
+/** A promise that resolves after the current run of microtasks (and the next-tick queue). */
+function afterMicrotasks(): Promise<typeof WAIT> {
+  return new Promise((resolve) => process.nextTick(resolve, WAIT));
+}
+
+/**
+ * writeCgiResponse for a sink that can take a whole response: a body that is complete within the
+ * current run of microtasks (`new Response(string | bytes)`, the common case) goes out with its
+ * head and a Content-Length in one piece (one FastCGI write, no Writable, no async iteration);
+ * any other body streams as soon as it is not, so a slow stream (server-sent events) is never
+ * held back. A stream error rejects, as in writeCgiResponse.
+ */
+export async function sendCgiResponse(response: Response, sink: CgiSink, opts: CgiWriteOptions = {}): Promise<void> {
+  const body = response.body;
+  if (opts.head || body === null) {
+    sink.endWith(cgiHead(response));
+    if (body !== null) await body.cancel();
+    return;
+  }
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const next = reader.read();
+    const got = await Promise.race([next, afterMicrotasks()]);
+    if (got === WAIT) {
+      // The body keeps coming: what we have goes out now, the rest streams with backpressure
+      // (through the same reader: the read already asked for must not be lost).
+      const out = sink.stdout;
+      await write(out, cgiHead(response));
+      for (const c of chunks) await write(out, c);
+      for (let r = await next; !r.done; r = await reader.read()) await write(out, r.value);
+      sink.endWith('');
+      return;
+    }
+    if (got.done) break;
+    chunks.push(got.value);
+    size += got.value.length;
+  }
+  const head = cgiHead(response, size);
+  const whole = Buffer.allocUnsafe(head.length + size);
+  let at = whole.write(head, 0, 'latin1');
+  for (const c of chunks) {
+    whole.set(c, at);
+    at += c.length;
+  }
+  sink.endWith(whole);
 }
 
 /** A minimal CGI response for when the handler cannot answer (never with details: they go to stderr). */

@@ -125,6 +125,45 @@ export function encodeEndRequest(requestId: number, appStatus: number, protocolS
   return out;
 }
 
+/**
+ * A whole Responder answer in one Buffer, for one write: FCGI_STDOUT records holding `data`
+ * (§5.3, split at 65535 bytes), the empty STDOUT record, the empty FCGI_STDERR record when that
+ * stream was used, and FCGI_END_REQUEST {appStatus, FCGI_REQUEST_COMPLETE} (§5.5). A string is
+ * written as latin1, one byte per character: a CGI header block is bytes (RFC 3875 §6).
+ */
+export function encodeResponse(requestId: number, data: string | Uint8Array, stderrUsed: boolean, appStatus: number): Buffer {
+  const len = data.length;
+  let total = FCGI_HEADER_LEN + (stderrUsed ? FCGI_HEADER_LEN : 0) + FCGI_HEADER_LEN + 8;
+  for (let off = 0; off < len; off += FCGI_MAX_CONTENT_LENGTH) {
+    const n = Math.min(FCGI_MAX_CONTENT_LENGTH, len - off);
+    total += FCGI_HEADER_LEN + n + paddingFor(n);
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let off = 0; off < len; off += FCGI_MAX_CONTENT_LENGTH) {
+    const n = Math.min(FCGI_MAX_CONTENT_LENGTH, len - off);
+    const pad = paddingFor(n);
+    writeHeader(out, at, FCGI_STDOUT, requestId, n, pad);
+    at += FCGI_HEADER_LEN;
+    if (typeof data === 'string') out.write(n === len ? data : data.slice(off, off + n), at, n, 'latin1');
+    else out.set(n === len ? data : data.subarray(off, off + n), at);
+    at += n;
+    out.fill(0, at, at + pad);
+    at += pad;
+  }
+  writeHeader(out, at, FCGI_STDOUT, requestId, 0, 0);
+  at += FCGI_HEADER_LEN;
+  if (stderrUsed) {
+    writeHeader(out, at, FCGI_STDERR, requestId, 0, 0);
+    at += FCGI_HEADER_LEN;
+  }
+  writeHeader(out, at, FCGI_END_REQUEST, requestId, 8, 0);
+  out.writeUInt32BE(appStatus >>> 0, at + 8);
+  out[at + 12] = FCGI_REQUEST_COMPLETE;
+  out.fill(0, at + 13, at + 16);
+  return out;
+}
+
 /** §4.2: FCGI_UNKNOWN_TYPE with FCGI_UnknownTypeBody {type}. */
 export function encodeUnknownType(type: number): Buffer {
   const out = Buffer.alloc(FCGI_HEADER_LEN + 8);

@@ -6,12 +6,13 @@ import {
   FCGI_ABORT_REQUEST, FCGI_BEGIN_REQUEST, FCGI_GET_VALUES, FCGI_KEEP_CONN, FCGI_NULL_REQUEST_ID,
   FCGI_OVERLOADED, FCGI_PARAMS, FCGI_REQUEST_COMPLETE, FCGI_RESPONDER, FCGI_STDERR, FCGI_STDIN,
   FCGI_STDOUT, FCGI_UNKNOWN_ROLE, type ProtocolStatus, type Role, decodeNameValuePairs,
-  encodeEndRequest, encodeGetValuesResult, encodeRecord, encodeStream, encodeUnknownType,
+  encodeEndRequest, encodeGetValuesResult, encodeRecord, encodeResponse, encodeStream, encodeUnknownType,
 } from './protocol.js';
 import type { ResponderRequest, ResponderShared } from './server.js';
 import { InboundStream, RecordOutput, RecordWriter, type ReadGate, type StreamOwner } from './streams.js';
 import type { FastcgiError } from './errors.js';
 
+const EMPTY = Buffer.alloc(0);
 const FAILED_RESPONSE = Buffer.from('Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\n500 Internal Server Error\n');
 
 export class ResponderConnection implements RecordSink, ReadGate {
@@ -61,8 +62,7 @@ export class ResponderConnection implements RecordSink, ReadGate {
     const req = this.requests.get(requestId);
     if (req === undefined) return;
     if (type === FCGI_STDIN) {
-      if (data.length === 0) req.stdin.finish();
-      else req.stdin.feed(data);
+      req.onStdin(data);
     } else if (type === FCGI_PARAMS) {
       req.onParams(data);
     }
@@ -173,25 +173,47 @@ export class ResponderConnection implements RecordSink, ReadGate {
 /** One request in progress on a connection. */
 class RequestImpl implements ResponderRequest, StreamOwner {
   readonly role: Role = FCGI_RESPONDER;
-  readonly stdin: InboundStream;
-  readonly stdout: RecordWriter;
   params: Map<string, string> = new Map();
+  // The streams are built on first use (docs/performance.md): most resident requests have no body
+  // and answer through endWith(), so neither a Readable nor a Writable is ever needed.
+  private stdinStream: InboundStream | null = null;
+  private stdinPieces: Buffer[] | null = null;
+  private stdinEnded = false;
+  private stdoutWriter: RecordWriter | null = null;
   private collector: ParamsCollector | null;
   private controller: AbortController | null = null;
+  private abortListeners: Array<() => void> | null = null;
   private appStatus = 0;
   private stderrUsed = false;
   private state: 'params' | 'running' | 'done' = 'params';
   private abortedFlag = false;
 
   constructor(private readonly conn: ResponderConnection, readonly requestId: number, readonly keepConn: boolean) {
-    const { shared } = conn;
-    this.collector = new ParamsCollector(shared.maxParamsBytes);
-    this.stdin = new InboundStream(conn, shared.stdinBufferBytes);
-    this.stdout = new RecordWriter(conn.out, FCGI_STDOUT, requestId, shared.stdoutHighWaterMark, this);
+    this.collector = new ParamsCollector(conn.shared.maxParamsBytes);
   }
 
   get log(): Logger {
     return this.conn.shared.log;
+  }
+
+  get stdin(): InboundStream {
+    if (this.stdinStream === null) {
+      const s = new InboundStream(this.conn, this.conn.shared.stdinBufferBytes);
+      this.stdinStream = s;
+      if (this.stdinPieces !== null) for (const p of this.stdinPieces) s.feed(p);
+      this.stdinPieces = null;
+      if (this.stdinEnded) s.finish();
+      if (this.state === 'done' || this.abortedFlag) s.discard();
+    }
+    return this.stdinStream;
+  }
+
+  get stdout(): RecordWriter {
+    if (this.stdoutWriter === null) {
+      this.stdoutWriter = new RecordWriter(this.conn.out, FCGI_STDOUT, this.requestId, this.conn.shared.stdoutHighWaterMark, this);
+      if (this.abortedFlag) this.stdoutWriter.kill();
+    }
+    return this.stdoutWriter;
   }
 
   /** Created on first use: most handlers never look at it. */
@@ -205,6 +227,25 @@ class RequestImpl implements ResponderRequest, StreamOwner {
 
   get aborted(): boolean {
     return this.abortedFlag;
+  }
+
+  onAbort(listener: () => void): void {
+    if (this.abortedFlag) return void queueMicrotask(listener);
+    if (this.state === 'done') return;
+    (this.abortListeners ??= []).push(listener);
+  }
+
+  /** A piece of FCGI_STDIN (§5.3); empty: the end of the body. */
+  onStdin(data: Buffer): void {
+    if (this.stdinStream !== null) {
+      if (data.length === 0) this.stdinStream.finish();
+      else this.stdinStream.feed(data);
+      return;
+    }
+    if (data.length === 0) this.stdinEnded = true;
+    // A body nobody asked for yet: a stream takes it, with its backpressure on the connection.
+    else if (this.state === 'running') this.stdin.feed(data);
+    else (this.stdinPieces ??= []).push(data);
   }
 
   onParams(piece: Buffer): void {
@@ -243,7 +284,9 @@ class RequestImpl implements ResponderRequest, StreamOwner {
     }
     this.log.error({ err, requestId: this.requestId }, 'FastCGI request handler failed');
     if (this.state === 'done') return;
-    if (this.stdout.bytes === 0 && this.stdout.writableLength === 0 && !this.stdout.writableEnded) this.stdout.write(FAILED_RESPONSE);
+    const w = this.stdoutWriter;
+    if (w === null) return this.endWith(FAILED_RESPONSE, 1);
+    if (w.bytes === 0 && w.writableLength === 0 && !w.writableEnded) w.write(FAILED_RESPONSE);
     this.end(1);
   }
 
@@ -260,7 +303,23 @@ class RequestImpl implements ResponderRequest, StreamOwner {
   end(appStatus = 0): void {
     if (this.state === 'done' || this.abortedFlag) return;
     this.appStatus = appStatus;
-    if (!this.stdout.writableEnded) this.stdout.end();
+    const w = this.stdoutWriter;
+    if (w === null) return this.endWith(EMPTY, appStatus);
+    if (!w.writableEnded) w.end();
+  }
+
+  endWith(data: string | Uint8Array, appStatus = 0): void {
+    if (this.state === 'done' || this.abortedFlag) return;
+    const w = this.stdoutWriter;
+    if (w !== null) {
+      // Already streaming: the bytes go after what was written, in order.
+      this.appStatus = appStatus;
+      if (!w.writableEnded) w.end(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+      return;
+    }
+    this.state = 'done';
+    this.conn.out.write(encodeResponse(this.requestId, data, this.stderrUsed, appStatus));
+    this.finished();
   }
 
   /** After the STDOUT terminator: §5.3 STDERR terminator (if used), then §5.5 END_REQUEST. */
@@ -270,7 +329,13 @@ class RequestImpl implements ResponderRequest, StreamOwner {
     const out = this.conn.out;
     if (this.stderrUsed) out.write(encodeRecord(FCGI_STDERR, this.requestId));
     out.write(encodeEndRequest(this.requestId, this.appStatus, FCGI_REQUEST_COMPLETE));
-    this.stdin.discard();
+    this.finished();
+  }
+
+  private finished(): void {
+    this.stdinStream?.discard();
+    this.stdinPieces = null;
+    this.abortListeners = null;
     this.conn.requestDone(this);
   }
 
@@ -279,11 +344,15 @@ class RequestImpl implements ResponderRequest, StreamOwner {
     if (this.state === 'done' || this.abortedFlag) return;
     this.abortedFlag = true;
     this.conn.shared.aborted++;
-    this.stdout.kill();
-    this.stdin.discard();
+    this.stdoutWriter?.kill();
+    this.stdinStream?.discard();
+    this.stdinPieces = null;
     if (!this.conn.socket.destroyed) this.conn.out.write(encodeEndRequest(this.requestId, 1, FCGI_REQUEST_COMPLETE));
     this.conn.requestDone(this);
     this.log.debug({ requestId: this.requestId, why }, 'FastCGI request aborted');
     if (this.controller !== null) this.controller.abort();
+    const listeners = this.abortListeners;
+    this.abortListeners = null;
+    if (listeners !== null) for (const l of listeners) l();
   }
 }

@@ -13,6 +13,8 @@
 //     r.stdout   Writable: the CGI response (FCGI_STDOUT); ending it ends the request
 //     r.writeStderr(chunk)   FCGI_STDERR, no backpressure (logs)
 //     r.end(appStatus = 0)   ends stdout, then sends FCGI_END_REQUEST {appStatus, REQUEST_COMPLETE}
+//     r.endWith(data, appStatus = 0)   the whole (rest of the) response and the end, in one write
+//     r.onAbort(listener)    a cheap alternative to r.signal (no AbortController per request)
 //     r.signal   aborts on FCGI_ABORT_REQUEST (§5.4) or when the connection is lost: stop work,
 //                kill the child; later writes are dropped and END_REQUEST was already sent.
 //   A throw or rejection from onRequest is logged; the request ends with appStatus 1 (and a
@@ -42,6 +44,13 @@ export interface ResponderRequest {
   writeStderr(chunk: string | Buffer): void;
   /** Ends the request: ends stdout (flushing it) and sends END_REQUEST. Idempotent. */
   end(appStatus?: number): void;
+  /**
+   * Writes `data` as the last of FCGI_STDOUT and ends the request. When stdout was never used,
+   * the STDOUT records, the terminators and END_REQUEST go out as one buffer (strings as latin1).
+   */
+  endWith(data: string | Uint8Array, appStatus?: number): void;
+  /** Called once if the request is aborted (ABORT_REQUEST or a lost connection); never after it ended. */
+  onAbort(listener: () => void): void;
   /** Aborted by ABORT_REQUEST or a lost connection. */
   readonly signal: AbortSignal;
   readonly aborted: boolean;

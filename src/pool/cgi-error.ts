@@ -10,6 +10,5 @@ export function writeCgiError(r: ResponderRequest, code: ErrorCode, appStatus = 
   if (r.aborted) return;
   const { status, message } = ERRORS[code];
   const body = `${status} ${message}\n`;
-  r.stdout.write(`Status: ${status} ${message}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n\r\n${body}`);
-  r.end(appStatus);
+  r.endWith(`Status: ${status} ${message}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n\r\n${body}`, appStatus);
 }

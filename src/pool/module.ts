@@ -5,19 +5,34 @@
 // longer than the script timeout answers 500/504 with one log line; other requests go on.
 import type { Logger } from '../log.js';
 import type { ResponderRequest } from '../fastcgi/server.js';
-import { loadHandler, requestFromCgi, writeCgiResponse, type CgiEnv, type FetchFunction } from '../app/handler.js';
+import { loadHandler, requestFromCgi, sendCgiResponse, type CgiEnv, type FetchFunction } from '../app/handler.js';
 import { writeCgiError } from './cgi-error.js';
 import type { LocatedScript } from './script.js';
 
 /** A call waiting for its handler, with the time after which it answers 504. */
 interface Pending {
   readonly deadline: number;
-  readonly expire: (v: 'timeout') => void;
+  expire(): void;
+}
+
+const NO_BODY_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
+/**
+ * The handler's `env`: the PARAMS as a frozen object. HTTP_PROXY never reaches it
+ * (CVE-2016-5385; the responder drops it too), and SCRIPT_FILENAME is the real path we run.
+ */
+function envOf(params: ReadonlyMap<string, string>, file: string): CgiEnv {
+  const env: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of params) if (k !== 'HTTP_PROXY') env[k] = v;
+  env['SCRIPT_FILENAME'] = file;
+  return Object.freeze(env);
 }
 
 export class ModuleRunner {
   /** One import per file per worker; a failed import stays failed until a reload (ESM caches it too). */
   private readonly handlers = new Map<string, Promise<FetchFunction>>();
+  /** The imports that succeeded: a request for a loaded module calls it without awaiting. */
+  private readonly ready = new Map<string, FetchFunction>();
   /** One coarse sweep instead of a timer per request: timers were ~5 % of a worker's CPU. */
   private readonly pending = new Set<Pending>();
   private sweeper: NodeJS.Timeout | null = null;
@@ -27,17 +42,12 @@ export class ModuleRunner {
     private readonly log: Logger,
   ) {}
 
-  private limit(): { promise: Promise<'timeout'>; done: () => void } {
-    let entry: Pending | undefined;
-    const promise = new Promise<'timeout'>((resolve) => {
-      entry = { deadline: Date.now() + this.timeoutMs, expire: resolve };
-    });
-    this.pending.add(entry!);
+  private watch(entry: Pending): void {
+    this.pending.add(entry);
     if (this.sweeper === null) {
       this.sweeper = setInterval(() => this.sweep(), Math.min(250, Math.max(10, this.timeoutMs / 4)));
       this.sweeper.unref();
     }
-    return { promise, done: () => this.pending.delete(entry!) };
   }
 
   private sweep(): void {
@@ -45,7 +55,7 @@ export class ModuleRunner {
     for (const p of this.pending) {
       if (p.deadline > now) continue;
       this.pending.delete(p);
-      p.expire('timeout');
+      p.expire();
     }
   }
 
@@ -54,55 +64,93 @@ export class ModuleRunner {
     return this.handlers.size;
   }
 
-  async run(r: ResponderRequest, script: LocatedScript): Promise<void> {
-    const env: Record<string, string> = Object.create(null) as Record<string, string>;
-    for (const [k, v] of r.params) env[k] = v;
-    delete env['HTTP_PROXY']; // CVE-2016-5385
-    env['SCRIPT_FILENAME'] = script.file;
-    let handler: FetchFunction;
+  /** Resolves when the request was answered (or abandoned: timeout, abort). Never rejects. */
+  run(r: ResponderRequest, script: LocatedScript): Promise<void> {
+    const env = envOf(r.params, script.file);
+    const handler = this.ready.get(script.file);
+    if (handler !== undefined) return this.call(r, script, env, handler);
+    return this.load(script.file).then(
+      (h) => this.call(r, script, env, h),
+      (err: unknown) => {
+        this.log.error({ script: script.file, err: stackOf(err) }, 'handler module could not be loaded');
+        writeCgiError(r, 'FF_HANDLER_ERROR', 1);
+      },
+    );
+  }
+
+  /**
+   * Calls the handler and answers. The timeout and an abort settle the call without a promise
+   * race (a race, a timer promise and an AbortSignal per request cost more than the handler):
+   * the sweep or the abort hook marks the call over, and a late result is dropped.
+   */
+  private call(r: ResponderRequest, script: LocatedScript, env: CgiEnv, handler: FetchFunction): Promise<void> {
+    const method = env['REQUEST_METHOD'] ?? 'GET';
+    const length = env['CONTENT_LENGTH'];
+    const hasBody = !NO_BODY_METHODS.has(method) && length !== undefined && length !== '' && length !== '0';
+    let result: Response | Promise<Response>;
     try {
-      handler = await this.load(script.file);
+      result = handler(requestFromCgi(env, hasBody ? r.stdin : null), env);
     } catch (err) {
-      this.log.error({ script: script.file, err: stackOf(err) }, 'handler module could not be loaded');
-      return writeCgiError(r, 'FF_HANDLER_ERROR', 1);
+      return this.threw(r, script, env, err);
     }
-    const frozen: CgiEnv = Object.freeze(env);
-    let response: unknown;
-    const limit = this.timeoutMs > 0 ? this.limit() : null;
-    let onAbort: (() => void) | undefined;
-    try {
-      const call = Promise.resolve().then(() => handler(requestFromCgi(frozen, r.stdin), frozen));
-      const aborted = new Promise<'aborted'>((resolve) => {
-        onAbort = () => resolve('aborted');
-        r.signal.addEventListener('abort', onAbort, { once: true });
+    if (!isThenable(result)) return this.answer(r, script, result, method);
+    return new Promise<void>((resolve) => {
+      let over = false;
+      const entry: Pending | null = this.timeoutMs > 0
+        ? {
+            deadline: Date.now() + this.timeoutMs,
+            expire: () => {
+              if (over) return;
+              over = true;
+              this.log.warn({ script: script.file, timeoutMs: this.timeoutMs }, 'handler did not answer in time');
+              writeCgiError(r, 'FF_SCRIPT_TIMEOUT', 1);
+              resolve();
+            },
+          }
+        : null;
+      if (entry !== null) this.watch(entry);
+      r.onAbort(() => {
+        if (over) return;
+        over = true;
+        if (entry !== null) this.pending.delete(entry);
+        resolve();
       });
-      response = await Promise.race(limit ? [call, limit.promise, aborted] : [call, aborted]);
-      // A late rejection of an abandoned call must not become an unhandled rejection.
-      if (response === 'timeout' || response === 'aborted') call.catch(() => {});
-    } catch (err) {
-      this.log.error({ script: script.file, uri: env['REQUEST_URI'], err: stackOf(err) }, 'handler threw');
-      return writeCgiError(r, 'FF_HANDLER_ERROR', 1);
-    } finally {
-      limit?.done();
-      if (onAbort) r.signal.removeEventListener('abort', onAbort);
-    }
-    if (response === 'aborted') return;
-    if (response === 'timeout') {
-      this.log.warn({ script: script.file, timeoutMs: this.timeoutMs }, 'handler did not answer in time');
-      return writeCgiError(r, 'FF_SCRIPT_TIMEOUT', 1);
-    }
+      result.then(
+        (response) => {
+          if (over) return;
+          over = true;
+          if (entry !== null) this.pending.delete(entry);
+          this.answer(r, script, response, method).then(resolve, resolve);
+        },
+        (err: unknown) => {
+          if (over) return;
+          over = true;
+          if (entry !== null) this.pending.delete(entry);
+          this.threw(r, script, env, err).then(resolve, resolve);
+        },
+      );
+    });
+  }
+
+  private threw(r: ResponderRequest, script: LocatedScript, env: CgiEnv, err: unknown): Promise<void> {
+    this.log.error({ script: script.file, uri: env['REQUEST_URI'], err: stackOf(err) }, 'handler threw');
+    writeCgiError(r, 'FF_HANDLER_ERROR', 1);
+    return Promise.resolve();
+  }
+
+  private async answer(r: ResponderRequest, script: LocatedScript, response: unknown, method: string): Promise<void> {
+    if (r.aborted) return;
     if (!(response instanceof Response)) {
       this.log.error({ script: script.file, got: typeof response }, 'handler did not return a Response');
       return writeCgiError(r, 'FF_HANDLER_ERROR', 1);
     }
     try {
-      await writeCgiResponse(response, r.stdout, { head: env['REQUEST_METHOD'] === 'HEAD' });
+      await sendCgiResponse(response, r, { head: method === 'HEAD' });
     } catch (err) {
       // Headers may be out already: end what we can; the web server sees a short body.
       if (!r.aborted) this.log.warn({ script: script.file, err: stackOf(err) }, 'handler response body failed');
       return r.end(1);
     }
-    r.end(0);
   }
 
   private load(file: string): Promise<FetchFunction> {
@@ -111,12 +159,19 @@ export class ModuleRunner {
       p = loadHandler(file);
       this.handlers.set(file, p);
       p.then(
-        () => this.log.info({ script: file }, 'handler module loaded'),
+        (h) => {
+          this.ready.set(file, h);
+          this.log.info({ script: file }, 'handler module loaded');
+        },
         () => {},
       );
     }
     return p;
   }
+}
+
+function isThenable(v: unknown): v is Promise<Response> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }
 
 export function stackOf(err: unknown): string {

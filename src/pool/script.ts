@@ -41,16 +41,18 @@ export class ScriptLocator {
   /** `cgiBin` must already be a real path (the worker resolves it once at boot). */
   constructor(private readonly cgiBin: string) {}
 
-  async locate(params: ReadonlyMap<string, string>): Promise<LocatedScript | ScriptMiss> {
+  /** A cached answer comes back synchronously (no await on the resident hot path). */
+  locate(params: ReadonlyMap<string, string>): LocatedScript | ScriptMiss | Promise<LocatedScript | ScriptMiss> {
     const named = this.named(params);
     if (named === null) return this.miss(404, '', 'the request has neither SCRIPT_FILENAME nor DOCUMENT_ROOT and SCRIPT_NAME');
     const now = Date.now();
     const hit = this.cache.get(named);
     if (hit && now - hit.at < CACHE_MS) return hit.result;
-    const result = await this.resolve(named);
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(named, { at: now, result });
-    return result;
+    return this.resolve(named).then((result) => {
+      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      this.cache.set(named, { at: now, result });
+      return result;
+    });
   }
 
   private named(params: ReadonlyMap<string, string>): string | null {

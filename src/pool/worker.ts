@@ -8,7 +8,7 @@ import { createSpawner } from '../cgi/spawn.js';
 import { writeCgiError } from './cgi-error.js';
 import { ModuleRunner, stackOf } from './module.js';
 import { runProgram } from './program.js';
-import { ScriptLocator } from './script.js';
+import { ScriptLocator, type LocatedScript, type ScriptMiss } from './script.js';
 import { WORKER_BOOT_ERROR, isMasterMessage, type WorkerConfig, type WorkerMessage } from './types.js';
 
 /** booting -> serving -> (retiring: asked to be replaced, still serving) -> draining -> exiting. */
@@ -56,8 +56,12 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     idleTimeoutMs: scripts.cgiIdleTimeoutMs,
   };
 
-  async function dispatch(r: ResponderRequest): Promise<void> {
-    const script = await locator.locate(r.params);
+  function dispatch(r: ResponderRequest): Promise<void> | void {
+    const found = locator.locate(r.params);
+    return found instanceof Promise ? found.then((script) => runScript(r, script)) : runScript(r, found);
+  }
+
+  function runScript(r: ResponderRequest, script: LocatedScript | ScriptMiss): Promise<void> | void {
     if (!script.ok) {
       // What PHP-FPM calls "Primary script unknown", said in full.
       r.log.warn({ lookedFor: script.lookedFor, cgiBin: script.cgiBin, reason: script.reason, uri: r.params.get('REQUEST_URI') }, 'script not found in --cgi-bin');
@@ -67,22 +71,34 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     return runProgram(r, script, programOpts, r.log);
   }
 
-  async function onRequest(r: ResponderRequest): Promise<void> {
+  function onRequest(r: ResponderRequest): Promise<void> | void {
     inFlight += 1;
+    let pending: Promise<void> | void = undefined;
     try {
-      await dispatch(r);
+      pending = dispatch(r);
     } catch (err) {
-      r.log.error({ err: stackOf(err) }, 'request failed inside the worker');
-      writeCgiError(r, 'FF_INTERNAL', 1);
-    } finally {
-      inFlight -= 1;
-      served += 1;
-      // --max-requests: ask for a replacement; keep serving until the master says stop, so the
-      // socket never lacks a listener and no connection is reset (issue 5).
-      if (config.maxRequests > 0 && served === config.maxRequests && state === 'serving') {
-        state = 'retiring';
-        send({ type: 'ff:retire', served });
-      }
+      failed(r, err);
+    }
+    if (pending === undefined) return settled();
+    return pending.then(settled, (err: unknown) => {
+      failed(r, err);
+      settled();
+    });
+  }
+
+  function failed(r: ResponderRequest, err: unknown): void {
+    r.log.error({ err: stackOf(err) }, 'request failed inside the worker');
+    writeCgiError(r, 'FF_INTERNAL', 1);
+  }
+
+  function settled(): void {
+    inFlight -= 1;
+    served += 1;
+    // --max-requests: ask for a replacement; keep serving until the master says stop, so the
+    // socket never lacks a listener and no connection is reset (issue 5).
+    if (config.maxRequests > 0 && served === config.maxRequests && state === 'serving') {
+      state = 'retiring';
+      send({ type: 'ff:retire', served });
     }
   }
 
