@@ -1,5 +1,6 @@
 // The FastCGI 1.0 wire format: spec constants and pure encoders (Buffers out, no I/O).
 // Section numbers refer to the FastCGI Specification 1.0 (Open Market, 1996).
+import { isAscii } from 'node:buffer';
 
 /** §8: the only version there is. */
 export const FCGI_VERSION_1 = 1;
@@ -262,6 +263,9 @@ export function encodeGetValuesResult(values: Iterable<readonly [string, string]
  * are UTF-8 both ways, as Node passes a child's environment (execve) and as process.env reads it.
  */
 export function decodeNameValuePairs(buf: Buffer, into: Map<string, string>): boolean {
+  // All-ASCII content (the usual PARAMS): one native decode of the whole buffer, then string
+  // slices at the byte offsets, instead of two native calls per pair (~50 per request).
+  const text = isAscii(buf) ? buf.toString('latin1') : null;
   let off = 0;
   const end = buf.length;
   while (off < end) {
@@ -279,7 +283,8 @@ export function decodeNameValuePairs(buf: Buffer, into: Map<string, string>): bo
       off += 4;
     } else off += 1;
     if (off + nl + vl > end) return false;
-    into.set(buf.toString('utf8', off, off + nl), buf.toString('utf8', off + nl, off + nl + vl));
+    if (text !== null) into.set(text.slice(off, off + nl), text.slice(off + nl, off + nl + vl));
+    else into.set(buf.toString('utf8', off, off + nl), buf.toString('utf8', off + nl, off + nl + vl));
     off += nl + vl;
   }
   return true;

@@ -48,6 +48,8 @@ export function createFront(opts: FrontOptions): Front {
       if (logged) return;
       logged = true;
       inFlight--;
+      // The line's fields cost more than a small response when the level drops them anyway.
+      if (!log.isLevelEnabled('info')) return;
       log.info(
         {
           reqId: id,

@@ -64,3 +64,24 @@ test('script: refusals fail closed', async () => {
     assert.equal(!r.ok && r.code, code, `${path}: ${JSON.stringify(r)}`);
   }
 });
+
+test('script cache: a hit is remembered for the TTL; a refusal is not cached', async () => {
+  const { mkdtempSync, writeFileSync, rmSync, chmodSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { ScriptCache } = await import('../../src/cgi/script.js');
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'ff-script-cache-')));
+  try {
+    const cache = new ScriptCache(dir, P, 60_000);
+    assert.equal(cache.resolve('/cgi-bin/a.cgi').ok, false);
+    writeFileSync(join(dir, 'a.cgi'), '#!/bin/sh\n');
+    chmodSync(join(dir, 'a.cgi'), 0o755);
+    const first = cache.resolve('/cgi-bin/a.cgi/x');
+    assert.ok(first.ok && first.pathInfo === '/x', 'a script that appeared is served at once');
+    rmSync(join(dir, 'a.cgi'));
+    assert.equal(cache.resolve('/cgi-bin/a.cgi/x'), first, 'within the TTL the resolution is reused');
+    assert.equal(new ScriptCache(dir, P, 0).resolve('/cgi-bin/a.cgi/x').ok, false, 'TTL 0: no cache');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
