@@ -12,6 +12,19 @@ export interface SuperviseOptions {
   readonly onReaped: () => void;
 }
 
+/** How long `exited` waits for stderr's EOF after the reap. */
+const STDERR_EOF_GRACE_MS = 100;
+
+/** Resolves when `p` settles or after `ms`, whichever comes first. */
+function within(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** Errors a pipe to a child that stopped reading can raise: the script chose not to read its body. */
 const PIPE_GONE = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
 
@@ -68,12 +81,16 @@ export function supervise(raw: RawChild, request: SpawnRequest, opts: SuperviseO
   if (request.idleTimeoutMs > 0) armIdleTimer(raw, request.idleTimeoutMs, () => kill('idle-timeout'), (t) => (idleTimer = t));
 
   pipeStdin(raw, request.stdin);
-  readStderr(raw.stderr, opts.stderrLimit, request.onStderrLine);
+  const stderrRead = readStderr(raw.stderr, opts.stderrLimit, request.onStderrLine);
 
-  const exited = raw.reaped.then((exit): ChildExit => {
+  // The reap can come before our read of the last stderr bytes (two pipes, two events): `exited`
+  // also waits for stderr's EOF, so every line was passed on (the pool sends them as FCGI_STDERR
+  // before END_REQUEST). Bounded: a grandchild that inherited stderr may hold it open.
+  const exited = raw.reaped.then(async (exit): Promise<ChildExit> => {
     reaped = true;
     maybeDone();
     opts.onReaped();
+    await within(stderrRead, STDERR_EOF_GRACE_MS);
     return { code: exit.code, signal: exit.signal, reason: killReason ?? 'exited' };
   });
 
@@ -140,11 +157,17 @@ function pipeStdin(raw: RawChild, body: Readable | null): void {
  * Splits stderr into lines for the log, at most `limit` bytes per child; past the cap we keep
  * draining (a child blocked on a full stderr pipe would hang) and report the cut once.
  */
-function readStderr(stderr: Readable, limit: number, onLine: ((line: string) => void) | undefined): void {
+function readStderr(stderr: Readable, limit: number, onLine: ((line: string) => void) | undefined): Promise<void> {
+  // Settles at EOF (after the last line was emitted), or when the pipe failed or closed.
+  const done = new Promise<void>((resolve) => {
+    stderr.once('end', () => resolve());
+    stderr.once('close', () => resolve());
+    stderr.once('error', () => resolve());
+  });
   stderr.on('error', () => {});
   if (!onLine) {
     stderr.resume();
-    return;
+    return done;
   }
   let used = 0;
   let capped = false;
@@ -174,4 +197,5 @@ function readStderr(stderr: Readable, limit: number, onLine: ((line: string) => 
   stderr.on('end', () => {
     if (!capped && pending.length > 0) emit(pending);
   });
+  return done;
 }

@@ -34,7 +34,10 @@ export interface SpawnedChild {
   readonly pid: number;
   /** The child's stdout: the CGI response. Ends when the child closes it. */
   readonly stdout: Readable;
-  /** Resolves once the child was reaped (never rejects). */
+  /**
+   * Resolves once the child was reaped and its stderr read to EOF, so every onStderrLine call
+   * came before it (the EOF wait is bounded: a grandchild may hold stderr open). Never rejects.
+   */
   readonly exited: Promise<ChildExit>;
   /** SIGTERM to the child's process group, SIGKILL after the grace period; idempotent. */
   kill(reason: ExitReason): void;

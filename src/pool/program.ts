@@ -72,10 +72,8 @@ export async function runProgram(r: ResponderRequest, script: LocatedScript, opt
     // The request was aborted (r.stdout closed) or the child's pipe broke: kill it, then reap.
     child.kill('aborted');
   }
+  // `exited` waits for stderr's EOF too: every line went out as FCGI_STDERR before END_REQUEST.
   const exit = await child.exited;
-  // The stderr pipe may still hold the last lines when the child is reaped: let its EOF be read
-  // before END_REQUEST, after which FCGI_STDERR records would be dropped.
-  await new Promise((resolve) => setTimeout(resolve, 1));
   if (r.aborted) return;
   if (wrote === 0 && (exit.reason === 'timeout' || exit.reason === 'idle-timeout')) {
     log.warn({ script: script.file, reason: exit.reason }, 'program timed out before answering');
