@@ -117,6 +117,41 @@ export function encodeBeginRequest(requestId: number, role: Role, keepConn: bool
   return out;
 }
 
+/**
+ * A Responder request's opening in one Buffer, for one write (§5.1-5.3): BEGIN_REQUEST with
+ * KEEP_CONN, the PARAMS stream holding `params` (encoded pairs, split at 65535 bytes), its empty
+ * terminator, and with `noBody` the empty FCGI_STDIN record too.
+ */
+export function encodeRequestHead(requestId: number, params: Buffer, noBody: boolean): Buffer {
+  const len = params.length;
+  let total = FCGI_HEADER_LEN + 8 + FCGI_HEADER_LEN + (noBody ? FCGI_HEADER_LEN : 0);
+  for (let off = 0; off < len; off += FCGI_MAX_CONTENT_LENGTH) {
+    const n = Math.min(FCGI_MAX_CONTENT_LENGTH, len - off);
+    total += FCGI_HEADER_LEN + n + paddingFor(n);
+  }
+  const out = Buffer.allocUnsafe(total);
+  writeHeader(out, 0, FCGI_BEGIN_REQUEST, requestId, 8, 0);
+  out[8] = FCGI_RESPONDER >>> 8;
+  out[9] = FCGI_RESPONDER & 0xff;
+  out[10] = FCGI_KEEP_CONN;
+  out.fill(0, 11, 16);
+  let at = 16;
+  for (let off = 0; off < len; off += FCGI_MAX_CONTENT_LENGTH) {
+    const n = Math.min(FCGI_MAX_CONTENT_LENGTH, len - off);
+    const pad = paddingFor(n);
+    writeHeader(out, at, FCGI_PARAMS, requestId, n, pad);
+    at += FCGI_HEADER_LEN;
+    out.set(n === len ? params : params.subarray(off, off + n), at);
+    at += n;
+    out.fill(0, at, at + pad);
+    at += pad;
+  }
+  writeHeader(out, at, FCGI_PARAMS, requestId, 0, 0);
+  at += FCGI_HEADER_LEN;
+  if (noBody) writeHeader(out, at, FCGI_STDIN, requestId, 0, 0);
+  return out;
+}
+
 /** §5.5: FCGI_END_REQUEST with FCGI_EndRequestBody {appStatus, protocolStatus}. */
 export function encodeEndRequest(requestId: number, appStatus: number, protocolStatus: ProtocolStatus): Buffer {
   const out = Buffer.alloc(FCGI_HEADER_LEN + 8);
