@@ -90,7 +90,6 @@ export class ClientConnection implements RecordSink, ReadGate {
 
   constructor(readonly upstream: string, addr: UpstreamAddress, private readonly owner: ConnOwner, connectTimeoutMs: number, readonly probe: boolean) {
     this.socket = connect(addr);
-    this.socket.setNoDelay(true);
     this.out = new RecordOutput(this.socket);
     this.decoder = new RecordDecoder(this);
     this.connectTimer = setTimeout(() => this.fail(new FastcgiError('FCGI_CONNECT_TIMEOUT', `FastCGI connect to ${upstream} timed out`)), connectTimeoutMs);

@@ -22,11 +22,15 @@ export class ResponderConnection implements RecordSink, ReadGate {
   private holds = 0;
   private closed = false;
   private closeWhenDone = false;
+  /** The first and only request of this connection came without KEEP_CONN (§5.1). */
+  private oneShot = false;
+  private servedAny = false;
+  /** The last request's STDIN terminator arrived. */
+  private inputDone = false;
 
   constructor(readonly socket: Socket, readonly shared: ResponderShared) {
     this.out = new RecordOutput(socket);
     this.decoder = new RecordDecoder(this);
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => {}); // 'close' follows: requests are aborted there.
     socket.on('end', () => this.onEnd());
@@ -62,6 +66,7 @@ export class ResponderConnection implements RecordSink, ReadGate {
     const req = this.requests.get(requestId);
     if (req === undefined) return;
     if (type === FCGI_STDIN) {
+      if (data.length === 0) this.inputDone = true;
       req.onStdin(data);
     } else if (type === FCGI_PARAMS) {
       req.onParams(data);
@@ -90,6 +95,9 @@ export class ResponderConnection implements RecordSink, ReadGate {
     const role = (content[0]! << 8) | content[1]!;
     const keepConn = (content[2]! & FCGI_KEEP_CONN) !== 0;
     if (!keepConn) this.closeWhenDone = true;
+    this.oneShot = !keepConn && this.requests.size === 0 && !this.servedAny;
+    this.servedAny = true;
+    this.inputDone = false;
     if (role !== FCGI_RESPONDER) return this.refuse(requestId, FCGI_UNKNOWN_ROLE);
     if (this.shared.closing || this.shared.requestsActive >= this.shared.maxReqs) {
       this.shared.overloaded++;
@@ -127,7 +135,12 @@ export class ResponderConnection implements RecordSink, ReadGate {
     if (this.closeWhenDone || this.shared.closing) {
       this.closed = true;
       this.decoder.stop();
-      this.out.end();
+      // A one-request connection (no KEEP_CONN) whose STDIN was read to its end: nothing more
+      // will come, so close as soon as the records are handed to the kernel, without waiting for
+      // the web server's FIN (a read, a wakeup and the 'end' handling less per connection:
+      // docs/performance.md). Otherwise end(): closing with unread bytes would reset the
+      // connection and could drop a response the web server has not read yet.
+      this.out.end(this.oneShot && this.inputDone && this.holds === 0);
     }
   }
 

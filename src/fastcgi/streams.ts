@@ -8,9 +8,16 @@ import { FCGI_HEADER_LEN, encodeRecord, encodeStream, paddingFor, writeHeader } 
  * A connection's outgoing side. Every write of one event-loop turn goes out in one writev: the
  * socket is corked at the first write and uncorked in setImmediate, after the I/O callbacks of
  * this turn (the records of every multiplexed request) were queued.
+ *
+ * TCP_NODELAY is set before the second flush, not at connect: Nagle's algorithm only holds back a
+ * segment while earlier data is unacknowledged, so the first flush of a connection always leaves
+ * at once, and a connection that carries one response (nginx without fastcgi_keep_conn) never
+ * pays the setsockopt (~7 % of a worker's CPU per connection: docs/performance.md). Later
+ * flushes (streamed bodies, kept connections) are never delayed.
  */
 export class RecordOutput {
   private corked = false;
+  private flushes = 0;
   private waiters: Array<() => void> = [];
 
   constructor(readonly socket: Socket) {
@@ -44,13 +51,23 @@ export class RecordOutput {
     else this.waiters.push(cb);
   }
 
-  /** Ends the socket after the queued records are flushed. */
-  end(): void {
+  /**
+   * Ends the socket after the queued records are flushed; with `close`, also closes it once they
+   * were written, instead of waiting for the peer's end (the caller knows nothing is unread).
+   */
+  end(close = false): void {
     if (this.corked) {
       this.corked = false;
+      this.beforeFlush();
       this.socket.uncork();
     }
-    if (!this.socket.destroyed) this.socket.end();
+    const s = this.socket;
+    if (s.destroyed) return;
+    s.end();
+    if (close) {
+      if (s.writableFinished) s.destroy();
+      else s.once('finish', () => s.destroy());
+    }
   }
 
   private release(): void {
@@ -60,11 +77,17 @@ export class RecordOutput {
     for (const cb of w) cb();
   }
 
+  private beforeFlush(): void {
+    if (++this.flushes === 2) this.socket.setNoDelay(true); // a no-op on unix sockets
+  }
+
   /** @internal */
   uncorkNow(): void {
     if (!this.corked) return;
     this.corked = false;
-    if (!this.socket.destroyed) this.socket.uncork();
+    if (this.socket.destroyed) return;
+    this.beforeFlush();
+    this.socket.uncork();
   }
 }
 

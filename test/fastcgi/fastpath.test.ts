@@ -161,3 +161,28 @@ test('front: a whole response gets a Content-Length; a short or long one keeps i
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('responder: without KEEP_CONN the connection closes after END_REQUEST; an unread body never costs the response', { timeout: 15_000 }, async () => {
+  const { rawExchange } = await import('./helpers.js');
+  const { encodeBeginRequest, encodeNameValuePairs, encodeStream, FCGI_PARAMS, FCGI_STDIN, FCGI_RESPONDER } = await import('../../src/fastcgi/protocol.js');
+  const l = await listenResponder({ onRequest: (r) => r.endWith('Status: 200\r\n\r\nanswered without reading') });
+  try {
+    const open = (body: Buffer, end: boolean): Buffer => {
+      const parts: Buffer[] = [encodeBeginRequest(1, FCGI_RESPONDER, false)];
+      encodeStream(FCGI_PARAMS, 1, encodeNameValuePairs([['CONTENT_LENGTH', String(body.length)]]), parts);
+      parts.push(encodeRecord(FCGI_PARAMS, 1));
+      encodeStream(FCGI_STDIN, 1, body, parts);
+      if (end) parts.push(encodeRecord(FCGI_STDIN, 1));
+      return Buffer.concat(parts);
+    };
+    // Whole input read: closed by the responder at once (we never close our side).
+    const small = await rawExchange(l.port, open(Buffer.alloc(10), true), () => false);
+    assert.equal(small.closed, true);
+    assert.deepEqual(small.records.map((r) => r.type), [FCGI_STDOUT, FCGI_END_REQUEST]);
+    // 600 kB of body the handler never reads, its end never sent: the answer still arrives whole.
+    const big = await rawExchange(l.port, open(Buffer.alloc(600_000, 'b'), false), (recs) => recs.some((r) => r.type === FCGI_END_REQUEST));
+    assert.equal(big.records.find((r) => r.type === FCGI_STDOUT)?.content.toString(), 'Status: 200\r\n\r\nanswered without reading');
+  } finally {
+    await l.close();
+  }
+});
