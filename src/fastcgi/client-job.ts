@@ -4,9 +4,9 @@
 // its `stdout` stream are built on first access (docs/performance.md), and the caller's
 // AbortSignal may be any AbortSignalLike.
 import type { Readable } from 'node:stream';
-import type { FastcgiEnd, Job } from './client-conn.js';
+import type { Exchange, FastcgiEnd, Job } from './client-conn.js';
 import type { StdoutHolder } from './client-stdout.js';
-import type { FastcgiRequest, FastcgiResponse } from './client.js';
+import type { AbortSignalLike, FastcgiRequest, FastcgiResponse } from './client.js';
 import { FastcgiError } from './errors.js';
 
 /** What a job tells the client it belongs to. */
@@ -79,37 +79,59 @@ export function newJob(
   resolve: (r: FastcgiResponse) => void,
   reject: (e: FastcgiError) => void,
 ): Job {
-  const outcome = new Outcome();
-  const signal = req.signal;
-  const onAbort = (): void => {
+  return new ClientJob(client, req, params, resolve, reject);
+}
+
+/** A class, not an object of closures: nothing per request but the instance (docs/performance.md). */
+class ClientJob implements Job {
+  readonly body: Readable | null;
+  readonly signal: AbortSignalLike | undefined;
+  responded = false;
+  settled = false;
+  retried = false;
+  needFresh = false;
+  exchange: Exchange | null = null;
+  private readonly outcome = new Outcome();
+  private readonly stderr: ((chunk: Buffer) => void) | undefined;
+  private readonly onAbort: (() => void) | null;
+
+  constructor(
+    private readonly client: JobOwner,
+    req: FastcgiRequest,
+    readonly params: Buffer,
+    private readonly resolve: (r: FastcgiResponse) => void,
+    private readonly reject: (e: FastcgiError) => void,
+  ) {
+    this.body = req.body;
+    this.signal = req.signal;
+    this.stderr = req.onStderr;
+    this.onAbort = this.signal === undefined ? null : () => this.abort();
+    if (this.onAbort !== null) this.signal!.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  onStderr(chunk: Buffer): void {
+    if (this.stderr !== undefined) this.stderr(chunk);
+    else this.client.logStderr(this, chunk);
+  }
+
+  private abort(): void {
     const err = new FastcgiError('FCGI_ABORTED', 'FastCGI request aborted by the caller');
-    if (job.exchange !== null) job.exchange.conn.abortExchange(job.exchange, err);
-    else job.finish(err, null);
-  };
-  const job: Job = {
-    params,
-    body: req.body,
-    signal,
-    onStderr: req.onStderr ?? ((chunk) => client.logStderr(job, chunk)),
-    responded: false,
-    settled: false,
-    retried: false,
-    needFresh: false,
-    exchange: null,
-    respond(stdout) {
-      if (job.responded || job.settled) return;
-      job.responded = true;
-      resolve(new Response(stdout, outcome, job.exchange?.conn.upstream ?? ''));
-    },
-    finish(err, end) {
-      if (job.settled) return;
-      job.settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      if (err !== null && !job.responded) reject(err);
-      outcome.settle(err, end);
-      client.jobSettled(job, job.exchange === null);
-    },
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  return job;
+    if (this.exchange !== null) this.exchange.conn.abortExchange(this.exchange, err);
+    else this.finish(err, null);
+  }
+
+  respond(stdout: StdoutHolder): void {
+    if (this.responded || this.settled) return;
+    this.responded = true;
+    this.resolve(new Response(stdout, this.outcome, this.exchange?.conn.upstream ?? ''));
+  }
+
+  finish(err: FastcgiError | null, end: FastcgiEnd | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.onAbort !== null) this.signal!.removeEventListener('abort', this.onAbort);
+    if (err !== null && !this.responded) this.reject(err);
+    this.outcome.settle(err, end);
+    this.client.jobSettled(this, this.exchange === null);
+  }
 }

@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { FastcgiError } from './errors.js';
 import { ClientConnection, type ConnOwner, type FastcgiEnd, type Job, type UpstreamAddress, type UpstreamValues } from './client-conn.js';
-import { encodeNameValuePairs } from './protocol.js';
+import { encodeNameValuePairs, encodeNameValueRecord } from './protocol.js';
 import { newJob, type JobOwner } from './client-job.js';
 
 export type { FastcgiEnd } from './client-conn.js';
@@ -156,9 +156,10 @@ class Client implements FastcgiClient, ConnOwner, JobOwner {
     if (this.closed) return Promise.reject(new FastcgiError('FCGI_CLOSED', 'FastCGI client closed'));
     if (this.queue.length >= this.maxQueued) return Promise.reject(new FastcgiError('FCGI_OVERLOADED', 'too many FastCGI requests waiting'));
     if (req.signal?.aborted === true) return Promise.reject(new FastcgiError('FCGI_ABORTED', 'FastCGI request aborted by the caller'));
-    const pairs = Symbol.iterator in req.params ? (req.params as Iterable<readonly [string, string]>) : Object.entries(req.params);
+    const params = req.params;
+    const encoded = Symbol.iterator in params ? encodeNameValuePairs(params as Iterable<readonly [string, string]>) : encodeNameValueRecord(params as Readonly<Record<string, string>>);
     return new Promise<FastcgiResponse>((resolve, reject) => {
-      const job = newJob(this, req, encodeNameValuePairs(pairs), resolve, reject);
+      const job = newJob(this, req, encoded, resolve, reject);
       this.queue.push(job);
       this.dispatch();
     });
