@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
@@ -9,14 +10,24 @@ import { diagnoseStartFailure } from './spawn-diagnose.js';
 import type { RawChild, RawExit, StartChild } from './spawn-backend.js';
 import { SpawnError, type SpawnRequest } from './spawn-types.js';
 
-/** The addon's surface (src/native/spawn.c). Negative numbers are -errno. */
-type OnExit = (code: number | null, signal: number) => void;
-type Spawned = number[] | number;
+/** The addon's surface (src/native/addon.c, child_io.c). Negative numbers are -errno. */
+type OnExit = (code: number | null, signal: number, stderrEnded: boolean) => void;
+/** A stdout chunk (null with eof when there is none). */
+type OnStdout = (chunk: Buffer | null, eof: boolean) => void;
+/** A stderr chunk; null is its end, when that comes after the exit. */
+type OnStderr = (chunk: Buffer | null) => void;
+/** [pid, stdinFd (-1 without a body), handle of the child's stdout reader] or -errno. */
+type Spawned = [number, number, object] | number;
 interface NativeSpawn {
   /** posix_spawn on libuv's thread pool: the event loop does not wait for the child's exec. */
-  spawn(file: string, argv: string, env: string, cwd: string, stdinPipe: boolean, onExit: OnExit, onSpawned: (r: Spawned) => void): number;
+  spawn(file: string, argv: string, env: string, cwd: string, stdinPipe: boolean, onExit: OnExit, onStdout: OnStdout, onStderr: OnStderr, onSpawned: (r: Spawned) => void): number;
   /** posix_spawn on the calling (main) thread: blocked until the child has exec'd. */
-  spawnSync(file: string, argv: string, env: string, cwd: string, stdinPipe: boolean, onExit: OnExit): Spawned;
+  spawnSync(file: string, argv: string, env: string, cwd: string, stdinPipe: boolean, onExit: OnExit, onStdout: OnStdout, onStderr: OnStderr): Spawned;
+  /** Stops and restarts reading stdout: the JS stream's backpressure. */
+  pause(handle: object): void;
+  resume(handle: object): void;
+  /** Stops reading stdout and closes it: the consumer is gone (the child gets EPIPE). */
+  closeStdout(handle: object): void;
   probe(): number;
 }
 
@@ -72,9 +83,53 @@ function envBlob(env: Readonly<Record<string, string>>): string | null {
   return blob(items);
 }
 
-/** A net.Socket over one end of a pipe: libuv reads and writes it without the thread pool. */
-function pipeSocket(fd: number, readable: boolean): Socket {
-  return new Socket({ fd, readable, writable: !readable });
+/**
+ * The child's stdout, fed by the addon (child_io.c reads the pipe with a uv_poll_t): a plain
+ * Readable is much cheaper than a net.Socket over the pipe (no handle, no fstat/isatty/fcntl, no
+ * close callback). Backpressure: when push() says the buffer is full we pause the addon's
+ * polling until _read() asks again. `bytesRead` feeds the idle timer, as net.Socket's did.
+ */
+class ChildStdout extends Readable {
+  bytesRead = 0;
+  handle: object | null = null;
+  private stopped = false;
+  private wanted = false;
+
+  constructor(private readonly addon: NativeSpawn) {
+    super();
+  }
+
+  readonly onChunk: OnStdout = (chunk, eof) => {
+    if (chunk !== null) {
+      this.bytesRead += chunk.length;
+      // Paused from here, not by a return value: the ticks after this callback may call
+      // _read() before the addon would see one. `wanted`: a _read() during push() itself.
+      this.wanted = false;
+      if (!this.push(chunk) && !this.wanted && !eof && this.handle !== null) {
+        this.stopped = true;
+        this.addon.pause(this.handle);
+      }
+    }
+    if (eof) this.push(null);
+  };
+
+  override _read(): void {
+    this.wanted = true;
+    if (this.stopped && this.handle !== null) {
+      this.stopped = false;
+      this.addon.resume(this.handle);
+    }
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.handle !== null) this.addon.closeStdout(this.handle);
+    cb(err);
+  }
+}
+
+/** The body's way in: a net.Socket over our end of the stdin pipe (libuv writes it). */
+function stdinSocket(fd: number): Socket {
+  return new Socket({ fd, readable: false, writable: true });
 }
 
 export function loadNativeStarter(log: Logger, mode: NativeMode = 'pool'): StartChild | null {
@@ -88,21 +143,27 @@ export function loadNativeStarter(log: Logger, mode: NativeMode = 'pool'): Start
     }
     let resolveExit!: (exit: RawExit) => void;
     const reaped = new Promise<RawExit>((resolve) => (resolveExit = resolve));
-    const onExit = (code: number | null, signal: number): void => {
+    const stdout = new ChildStdout(addon);
+    const stderr = new Readable({ read() {} });
+    const onStderr: OnStderr = (chunk) => void stderr.push(chunk);
+    const onExit: OnExit = (code, signal, stderrEnded) => {
+      // child_io passed on every stderr byte the leader wrote before telling us of its exit.
+      if (stderrEnded) stderr.push(null);
       resolveExit({ code, signal: signal ? (SIGNAL_NAMES.get(signal) ?? null) : null });
     };
     const stdinPipe = request.stdin !== null;
     const r =
       mode === 'inline'
-        ? addon.spawnSync(request.file, argv, env, request.cwd, stdinPipe, onExit)
+        ? addon.spawnSync(request.file, argv, env, request.cwd, stdinPipe, onExit, stdout.onChunk, onStderr)
         : await new Promise<Spawned>((resolve) => {
-            const queued = addon.spawn(request.file, argv, env, request.cwd, stdinPipe, onExit, resolve);
+            const queued = addon.spawn(request.file, argv, env, request.cwd, stdinPipe, onExit, stdout.onChunk, onStderr, resolve);
             if (queued !== 0) resolve(queued);
           });
     if (typeof r === 'number') {
       throw await diagnoseStartFailure(ERRNO_NAMES.get(-r) ?? `errno ${-r}`, request.file, request.cwd);
     }
-    const [pid, stdinFd, stdoutFd, stderrFd] = r as [number, number, number, number];
-    return { pid, stdin: stdinFd >= 0 ? pipeSocket(stdinFd, false) : null, stdout: pipeSocket(stdoutFd, true), stderr: pipeSocket(stderrFd, true), reaped };
+    const [pid, stdinFd, handle] = r;
+    stdout.handle = handle;
+    return { pid, stdin: stdinFd >= 0 ? stdinSocket(stdinFd) : null, stdout, stderr, reaped };
   };
 }

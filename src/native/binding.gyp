@@ -3,8 +3,8 @@
   "targets": [
     {
       "target_name": "forkfast_spawn",
-      "sources": ["addon.c", "spawn_job.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "sources": ["addon.c", "child_io.c", "spawn_job.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wshadow", "-Wno-unused-parameter"],
       "defines": ["_GNU_SOURCE"]
     }
   ]
