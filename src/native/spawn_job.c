@@ -1,11 +1,15 @@
-// forkfast's native spawn: posix_spawn(3) of one CGI program into its own process group.
+// forkfast's native spawn: a vfork-style clone(2) of one CGI program into its own process group.
 //
 // Why: libuv forks the whole Node process for every child (page tables, and Buffer memory copied
-// on write), which caps child_process.spawn near 650 spawns/s here. glibc's posix_spawn uses
-// clone(CLONE_VM | CLONE_VFORK): the parent's size does not matter (issue 3, "What a fork costs").
-// Exec failures (ENOENT, EACCES, ENOEXEC) come back as posix_spawn's return value: glibc's vfork
-// child reports them before the parent resumes, and since glibc 2.15 it never retries with
-// /bin/sh on ENOEXEC: execve semantics, as RFC 3875 §7.2 programs expect.
+// on write), which caps child_process.spawn near 650 spawns/s here. clone(CLONE_VM | CLONE_VFORK),
+// as glibc's posix_spawn does, shares the parent's memory until exec: the parent's size does not
+// matter (issue 3, "What a fork costs"). We call clone ourselves rather than posix_spawn for what
+// posix_spawn cannot give (measured with perf on /cgi-bin/hello.sh, see docs/spawn.md):
+// - CLONE_PIDFD: the pidfd comes with the clone (no pidfd_open);
+// - the child's stack lives on this thread's stack: posix_spawn mmaps and munmaps one per spawn,
+//   and the munmap's TLB shootdown interrupts every CPU running the gateway.
+// Exec failures (ENOENT, EACCES, ENOEXEC) come back through memory shared until exec; no retry
+// with /bin/sh on ENOEXEC: execve semantics, as RFC 3875 §7.2 programs expect.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -13,34 +17,50 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static posix_spawnattr_t spawn_attr;
-static int spawn_attr_err = 0;
-static pthread_once_t spawn_attr_once = PTHREAD_ONCE_INIT;
+/* The child's stack, on the calling thread's stack: the parent is suspended until exec. */
+#define CHILD_STACK_SIZE (64 * 1024)
 
 static int pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
-/* Every child: its own process group (kill(-pid) reaches all it forks), an empty signal mask,
- * and default dispositions for every signal (Node ignores SIGPIPE; exec would keep that). */
-static void init_attr(void) {
-  sigset_t none, all;
+typedef struct {
+  const spawn_job_t *job;
+  int in_fd, out_fd, err_fd; /* the child's ends (in_fd -1: /dev/null) */
+  volatile int err;          /* set by the child when it cannot exec */
+} child_args_t;
+
+/* The child, between clone and exec, on the parent's memory: only async-signal-safe calls. */
+static int child_main(void *arg) {
+  child_args_t *a = arg;
+  /* Every signal back to its default: a handler of the parent must never run here (shared
+   * memory), and Node ignores SIGPIPE, which exec would keep (test "signals are at their
+   * defaults"). glibc refuses its two internal signals; exec resets their handlers anyway. */
+  struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_DFL) sigaction(sig, &dfl, NULL);
+  }
+  sigset_t none;
   sigemptyset(&none);
-  sigfillset(&all);
-  sigdelset(&all, SIGKILL);
-  sigdelset(&all, SIGSTOP);
-  int rc = posix_spawnattr_init(&spawn_attr);
-  if (rc == 0) rc = posix_spawnattr_setflags(&spawn_attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  if (rc == 0) rc = posix_spawnattr_setpgroup(&spawn_attr, 0);
-  if (rc == 0) rc = posix_spawnattr_setsigmask(&spawn_attr, &none);
-  if (rc == 0) rc = posix_spawnattr_setsigdefault(&spawn_attr, &all);
-  spawn_attr_err = rc;
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* Its own process group: kill(-pid) reaches everything it forks. */
+  if (setpgid(0, 0) < 0) goto fail;
+  /* RFC 3875 §4.2: the body on stdin (or /dev/null: EOF at once); §6: the response on stdout. */
+  int in = a->in_fd >= 0 ? a->in_fd : open("/dev/null", O_RDONLY);
+  if (in < 0 || dup2(in, 0) < 0 || dup2(a->out_fd, 1) < 0 || dup2(a->err_fd, 2) < 0) goto fail;
+  if (chdir(a->job->cwd) < 0) goto fail;
+  /* Nothing else crosses into the script, even a descriptor opened without O_CLOEXEC. */
+  syscall(SYS_close_range, 3U, ~0U, 0U);
+  execve(a->job->file, a->job->argv, a->job->envp);
+fail:
+  a->err = errno ? errno : EIO;
+  _exit(127);
 }
 
 /* "a\0b\0" -> { "a", "b", NULL }: pointers into the blob, which must outlive the vector. */
@@ -70,49 +90,44 @@ int spawn_job_prepare(spawn_job_t *job, size_t argv_len, size_t env_len) {
 }
 
 void spawn_job_run(spawn_job_t *job) {
-  pthread_once(&spawn_attr_once, init_attr);
   if (job->err) return;
-  if ((job->err = spawn_attr_err)) return;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
-  posix_spawn_file_actions_t fa;
-  int fa_ready = 0, err = 0;
-  pid_t pid = -1;
-
-  /* O_CLOEXEC: a child spawned concurrently (by another thread or libuv) must not inherit these. */
-  if ((job->stdin_pipe && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) { err = errno; goto done; }
-  if ((err = posix_spawn_file_actions_init(&fa))) goto done;
-  fa_ready = 1;
-  /* dup2 clears FD_CLOEXEC on 0, 1, 2; closefrom(3) also catches descriptors a library opened
-   * without O_CLOEXEC. RFC 3875 §4.2: the body on stdin; §6: the response on stdout. */
-  /* Without a body, stdin is /dev/null: EOF at once (RFC 3875 §4.2), one pipe fewer to make,
-   * wrap in a stream and close for most requests (GET). */
-  if (job->stdin_pipe) err = posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  else err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (err) goto done;
-  if ((err = posix_spawn_file_actions_adddup2(&fa, out[1], 1))) goto done;
-  if ((err = posix_spawn_file_actions_adddup2(&fa, errp[1], 2))) goto done;
-  if ((err = posix_spawn_file_actions_addchdir_np(&fa, job->cwd))) goto done;
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-  if ((err = posix_spawn_file_actions_addclosefrom_np(&fa, 3))) goto done;
-#endif
-  if ((err = posix_spawn(&pid, job->file, &fa, &spawn_attr, job->argv, job->envp))) { pid = -1; goto done; }
-
-  /* A child that already exited is still ours (a zombie until we reap it): no race here. */
-  job->pidfd = pidfd_open(pid);
-  if (job->pidfd < 0) {
+  int err = 0, pidfd = -1;
+  /* O_CLOEXEC: a child spawned concurrently (by another thread or libuv) must not inherit these;
+   * dup2 onto 0, 1, 2 clears the flag in our child. */
+  if ((job->stdin_pipe && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
     err = errno;
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    goto done;
+  }
+  child_args_t args = {.job = job, .in_fd = in[0], .out_fd = out[1], .err_fd = errp[1], .err = 0};
+  _Alignas(16) char stack[CHILD_STACK_SIZE];
+  /* Signals stay blocked from clone until the child has reset their handlers. */
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &saved);
+  /* An exit signal of 0 would spare the gateway a SIGCHLD per child, but execve resets it to
+   * SIGCHLD (de_thread in fs/exec.c): measured, so SIGCHLD it is. */
+  pid_t pid = clone(child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &args, &pidfd);
+  err = pid < 0 ? errno : 0;
+  pthread_sigmask(SIG_SETMASK, &saved, NULL);
+  if (pid < 0) goto done;
+  if (args.err) {
+    /* It could not exec and has exited: reap it here, for that pid only. */
+    err = args.err;
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED) < 0 && errno == EINTR) {
+    }
+    close(pidfd);
     goto done;
   }
   job->pid = pid;
+  job->pidfd = pidfd;
   job->fds[0] = in[1];
   job->fds[1] = out[0];
   job->fds[2] = errp[0];
   in[1] = out[0] = errp[0] = -1;
 
-done:
-  if (fa_ready) posix_spawn_file_actions_destroy(&fa);
+done:;
   int fds[6] = {in[0], in[1], out[0], out[1], errp[0], errp[1]};
   for (int i = 0; i < 6; i++) if (fds[i] >= 0) close(fds[i]);
   job->err = err;

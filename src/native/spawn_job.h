@@ -1,4 +1,4 @@
-// One posix_spawn of a CGI program: pure C, no N-API, so it can run on a worker thread.
+// One vfork-style clone + exec of a CGI program: pure C, no N-API, so it can run on a worker thread.
 #ifndef FORKFAST_SPAWN_JOB_H
 #define FORKFAST_SPAWN_JOB_H
 #include <stddef.h>
@@ -12,13 +12,13 @@ typedef struct {
   /* out */
   int err;     /* 0, or the errno that stopped the spawn (exec errors included) */
   pid_t pid;
-  int pidfd;   /* polls readable when the child exits (pidfd_open(2)) */
+  int pidfd;   /* polls readable when the child exits (CLONE_PIDFD) */
   int fds[3];  /* our ends: the child's stdin (write, -1 without a pipe), stdout, stderr (read) */
 } spawn_job_t;
 
 /* Splits the NUL-separated blobs into vectors; 0 or ENOMEM. */
 int spawn_job_prepare(spawn_job_t *job, size_t argv_len, size_t env_len);
-/* pipe2 + posix_spawn + pidfd_open; sets job->err. Thread-safe. */
+/* pipe2 + clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) + execve; sets job->err. Thread-safe. */
 void spawn_job_run(spawn_job_t *job);
 /* Frees the inputs; closes the outputs still owned (fds and pidfd set to -1 are skipped). */
 void spawn_job_free(spawn_job_t *job);
