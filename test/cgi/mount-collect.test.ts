@@ -38,7 +38,7 @@ test('collect: a response over the collect limit streams through whole, chunked'
   assert.equal(r.status, 200);
   assert.equal(r.headers['transfer-encoding'], 'chunked');
   assert.equal(r.body.length, 8 * 1024 * 1024);
-  assert.ok(r.body.every((b) => b === 0x62), 'every byte is the script's');
+  assert.ok(r.body.every((b) => b === 0x62), 'every byte is the script output');
 });
 
 test('collect: a local redirect found in a collected response is followed', T, async () => {
