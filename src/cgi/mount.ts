@@ -16,11 +16,12 @@ import type { Mount, RequestContext } from '../http/route.js';
 import { sendError } from '../errors.js';
 import { ScriptCache, type ScriptResolution } from './script.js';
 import { prepareBody, type PreparedBody } from './body.js';
-import { buildMetaVariables, checkExecLimits, type MetaVariables } from './env.js';
+import { checkExecLimits, type MetaVariables } from './env.js';
 import { answerCgiBuffer, answerCgiResponse, type AnswerResult } from './answer.js';
 import { collectSmall } from './stdout-collect.js';
 import { SpawnError, type ChildExit, type SpawnedChild, type Spawner } from './spawn-types.js';
 import { errorCodeForSpawnError } from './spawn.js';
+import { requestMetaVariables, type GatewaySettings } from './env-http.js';
 
 export interface CgiMountOptions {
   /** The cgi-bin/ directory. */
@@ -98,27 +99,9 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
     }
   }
 
-  function metaVariables(req: IncomingMessage, ctx: RequestContext, script: ScriptResolution, length: number | null): MetaVariables {
-    const socket = req.socket;
-    return buildMetaVariables({
-      method: ctx.method,
-      target: ctx.target,
-      query: ctx.query,
-      httpVersion: req.httpVersion,
-      rawHeaders: req.rawHeaders,
-      remoteAddress: socket.remoteAddress ?? '',
-      remotePort: socket.remotePort ?? 0,
-      localAddress: socket.localAddress ?? '',
-      localPort: socket.localPort ?? 0,
-      tls: (socket as { encrypted?: boolean }).encrypted === true,
-      script,
-      documentRoot,
-      serverSoftware: opts.serverSoftware,
-      contentLength: length,
-      passAuthorization: opts.passAuthorization,
-      extra,
-    });
-  }
+  const settings: GatewaySettings = { documentRoot, serverSoftware: opts.serverSoftware, passAuthorization: opts.passAuthorization, extra };
+  const metaVariables = (req: IncomingMessage, ctx: RequestContext, script: ScriptResolution, length: number | null): MetaVariables =>
+    requestMetaVariables(req, ctx, script, length, settings);
 
   /** Spawns the child; `detach` stops watching the client for it (before a local redirect). */
   async function start(res: ServerResponse, ctx: RequestContext, script: ScriptResolution, env: MetaVariables, body: PreparedBody): Promise<{ child: SpawnedChild; detach: () => void } | null> {

@@ -15,11 +15,12 @@ import type { Mount, RequestContext, RouteKind } from '../http/route.js';
 import { sendError } from '../errors.js';
 import { ScriptCache } from '../cgi/script.js';
 import { prepareBody, type PreparedBody } from '../cgi/body.js';
-import { buildMetaVariables, type MetaVariables, type ScriptTarget } from '../cgi/env.js';
+import type { MetaVariables, ScriptTarget } from '../cgi/env.js';
 import { answerCgiBuffer, answerCgiResponse } from '../cgi/answer.js';
 import { createFastcgiClient, type AbortSignalLike, type FastcgiClient, type FastcgiClientOptions, type FastcgiResponse } from './client.js';
 import { isFastcgiError } from './errors.js';
 import { resolveDocrootScript } from './docroot.js';
+import { requestMetaVariables, type GatewaySettings } from '../cgi/env-http.js';
 
 export interface FastcgiMountOptions {
   /** '/fcgi-bin/' or an operator's '/php/'; ends with '/'. */
@@ -123,26 +124,9 @@ export function createFastcgiMount(opts: FastcgiMountOptions): Mount {
     }
   }
 
-  function metaVariables(req: IncomingMessage, ctx: RequestContext, script: Target, length: number | null): MetaVariables {
-    const socket = req.socket;
-    return buildMetaVariables({
-      method: ctx.method,
-      target: ctx.target,
-      query: ctx.query,
-      httpVersion: req.httpVersion,
-      rawHeaders: req.rawHeaders,
-      remoteAddress: socket.remoteAddress ?? '',
-      remotePort: socket.remotePort ?? 0,
-      localAddress: socket.localAddress ?? '',
-      localPort: socket.localPort ?? 0,
-      tls: (socket as { encrypted?: boolean }).encrypted === true,
-      script,
-      documentRoot,
-      serverSoftware: opts.serverSoftware,
-      contentLength: length,
-      passAuthorization: opts.passAuthorization,
-    });
-  }
+  const settings: GatewaySettings = { documentRoot, serverSoftware: opts.serverSoftware, passAuthorization: opts.passAuthorization };
+  const metaVariables = (req: IncomingMessage, ctx: RequestContext, script: Target, length: number | null): MetaVariables =>
+    requestMetaVariables(req, ctx, script, length, settings);
 
   async function forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, script: Target, body: PreparedBody): Promise<void> {
     const name = script.scriptName;
