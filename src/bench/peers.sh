@@ -256,7 +256,7 @@ elif any_wanted nginx-static-1k nginx-fcgiwrap-sh nginx-fpm nginx-fpm-keepconn n
     chmod 666 "$T/run/forkfast-pool.sock" 2>/dev/null || true
     if wait_ready "$NG/ffpool/hello.mjs"; then
       bench nginx-ffpool-mjs          "$NG/ffpool/hello.mjs"   hello "nginx + forkfast pool --workers $WORKERS, new FastCGI conn per request"
-      bench nginx-ffpool-mjs-keepconn "$NG/ffpoolka/hello.mjs" hello "as nginx-ffpool-mjs + fastcgi_keep_conn, upstream keepalive 1"
+      bench nginx-ffpool-mjs-keepconn "$NG/ffpoolka/hello.mjs" hello "as nginx-ffpool-mjs + fastcgi_keep_conn, upstream keepalive 32"
     fi
     stop_last
   fi
@@ -307,6 +307,7 @@ awk -F'\t' '
     row("forkfast /cgi-bin/hello.sh / nginx+fcgiwrap hello.sh", "ff-cgi-sh", "nginx-fcgiwrap-sh", 1)
     row("forkfast /fcgi-bin/hello.mjs / nginx+php-fpm hello.php", "ff-fcgi-mjs", "nginx-fpm", 1)
     row("nginx+forkfast pool hello.mjs / nginx+php-fpm hello.php", "nginx-ffpool-mjs", "nginx-fpm", 1)
+    row("  the same, both with fastcgi_keep_conn (pool keepalive 32)", "nginx-ffpool-mjs-keepconn", "nginx-fpm-keepconn", 1)
     row("forkfast static 1 KiB / nginx static 1 KiB", "ff-static-1k", "nginx-static-1k", 0.5)
     row("forkfast static 1 KiB / node:http + send static 1 KiB", "ff-static-1k", "node-send-1k", 1)
     row("forkfast resident/fork for hello.mjs (fcgi / cgi)", "ff-fcgi-mjs", "ff-cgi-mjs", 20)
