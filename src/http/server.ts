@@ -1,11 +1,11 @@
 // The HTTP front: node:http with limits, request ids, the access log, the mount table and graceful stop.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { unlinkSync } from 'node:fs';
 import type { ListenAddress } from '../config-parse.js';
 import type { Limits } from '../config.js';
 import type { Logger } from '../log.js';
 import { Dispatcher } from './dispatch.js';
+import { clearStaleSocket } from '../unix-socket.js';
 import { sendError } from '../errors.js';
 import type { Mount, RouteKind } from './route.js';
 
@@ -121,8 +121,10 @@ export function createFront(opts: FrontOptions): Front {
         else resolveListen({ address: a.address, port: a.port });
       };
       if (address.kind === 'unix') {
-        removeStaleSocket(address.path);
-        server.listen(address.path, ready);
+        void clearStaleSocket(address.path).then((live) => {
+          if (live === null) server.listen(address.path, ready);
+          else rejectListen(Object.assign(new Error(`${live} is in use`), { code: 'EADDRINUSE' }));
+        });
       } else server.listen(address.port, address.host, ready);
     });
 
@@ -144,12 +146,4 @@ export function createFront(opts: FrontOptions): Front {
   };
 
   return { server, listen, close, inFlight: () => inFlight };
-}
-
-function removeStaleSocket(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // absent: nothing to remove
-  }
 }

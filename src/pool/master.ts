@@ -1,13 +1,13 @@
 // `forkfast pool` and the embedded pool of `forkfast serve`: the process around the arbiter
 // (pid file, listening address checks, signal handlers, private socket directory).
-import { mkdtemp, readFile, rm, unlink, writeFile, lstat } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import type { ListenAddress } from '../config-parse.js';
 import { Arbiter } from './arbiter.js';
+import { clearStaleSocket } from '../unix-socket.js';
 import type { EmbeddedPoolOptions, PoolOptions } from './types.js';
 
 /** The compiled worker entry, next to this file (dist/src/pool/worker-main.js). */
@@ -24,7 +24,7 @@ export async function runPool(options: PoolOptions, log: Logger): Promise<number
     }
   }
   try {
-    const busy = await clearStaleSocket(options.listen);
+    const busy = options.listen.kind === 'unix' ? await clearStaleSocket(options.listen.path) : null;
     if (busy !== null) {
       plog.fatal({ path: busy }, `another server is listening on ${busy}; not starting`);
       return 1;
@@ -115,28 +115,4 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-/**
- * A unix socket file left by a crashed master would make bind fail (EADDRINUSE). If nobody
- * accepts on it, remove it; if someone does, report the path (null: free to bind).
- */
-async function clearStaleSocket(listen: ListenAddress): Promise<string | null> {
-  if (listen.kind !== 'unix') return null;
-  try {
-    if (!(await lstat(listen.path)).isSocket()) return null; // bind will say EADDRINUSE itself
-  } catch {
-    return null;
-  }
-  const live = await new Promise<boolean>((resolve) => {
-    const s = net.connect(listen.path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-  if (live) return listen.path;
-  await unlink(listen.path).catch(() => {});
-  return null;
 }

@@ -1,7 +1,9 @@
 // The CLI contract: usage errors exit 2 with one line, runtime failures exit 1, precedence of sources.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startServer } from '../helpers/server.js';
@@ -93,4 +95,25 @@ test('listen addresses: port, host:port, IPv6, unix path', () => {
   assert.deepEqual(listen('0.0.0.0:80'), { kind: 'tcp', host: '0.0.0.0', port: 80 });
   assert.deepEqual(listen('[::1]:8080'), { kind: 'tcp', host: '::1', port: 8080 });
   assert.equal((listen('./run/ff.sock') as { kind: string }).kind, 'unix');
+});
+
+test('a unix socket path: a live server is left alone (exit 1), a stale socket file is replaced', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ff-sock-'));
+  const path = join(dir, 'ff.sock');
+  // A stale socket: its owner was killed before it could unlink the file.
+  spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  assert.ok(statSync(path).isSocket(), 'the stale socket file is there');
+  const s = await startServer(['--listen', path]);
+  t.after(() => s.stop());
+  const status = await new Promise<number>((resolveGet) => {
+    httpGet({ socketPath: path, path: '/-/status' }, (res) => {
+      res.resume();
+      resolveGet(res.statusCode ?? 0);
+    });
+  });
+  assert.equal(status, 200);
+  const second = await runCli(['serve', '--listen', path, '--log-level', 'silent']);
+  assert.equal(second.code, 1);
+  assert.match(second.stderr, /address already in use/);
+  assert.ok(statSync(path).isSocket(), 'the live server keeps its socket');
 });
