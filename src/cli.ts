@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 // The forkfast command line: the only reader of process.argv and the environment.
-import { readFileSync } from 'node:fs';
+import { VERSION } from './version.js';
 import { Command, CommanderError, Option } from 'commander';
 import { POOL_OPTIONS, SERVE_OPTIONS, poolConfig, serveConfig, type OptionSpec } from './config.js';
 import { UsageError } from './errors.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** Exit codes of the contract: 0 success, 1 runtime failure, 2 bad usage. */
 const EXIT_RUNTIME = 1;
@@ -33,7 +32,7 @@ function fail(message: string, code: number): never {
 async function main(argv: string[]): Promise<number> {
   const program = new Command('forkfast')
     .description('A CGI/FastCGI gateway: fork-per-request CGI and a resident FastCGI pool, side by side.')
-    .version(pkg.version, '-V, --version')
+    .version(VERSION, '-V, --version')
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'forkfast: ')) });

@@ -1,12 +1,11 @@
 // `forkfast serve`: builds the mounts, starts the HTTP front, and stops it gracefully on signals.
-import { readFileSync } from 'node:fs';
+import { VERSION as version } from './version.js';
 import type { ServeConfig } from './config.js';
 import { formatListen } from './config-parse.js';
 import { createLogger } from './log.js';
 import { createFront } from './http/server.js';
 import { buildMounts } from './mounts.js';
 
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export async function runServe(config: ServeConfig): Promise<number> {
   const log = createLogger({ level: config.logLevel });
