@@ -88,6 +88,7 @@ const common: OptionSpec[] = [
   { key: 'workers', flags: '--workers <n>', description: 'resident FastCGI worker processes', defaultValue: String(CPUS) },
   { key: 'maxRequests', flags: '--max-requests <n>', description: 'recycle a worker after this many requests (0: never)', defaultValue: '0' },
   { key: 'maxRequestsJitter', flags: '--max-requests-jitter <n>', description: 'random extra requests before recycling, so workers do not all restart at once', defaultValue: '0' },
+  { key: 'fetchObjects', flags: '--fetch-objects <kind>', description: 'light (a Response without a stream until needed, as @hono/node-server) or standard, in resident workers', defaultValue: 'light' },
   { key: 'workerTimeout', flags: '--worker-timeout <s>', description: 'kill a worker whose event loop is blocked this long', defaultValue: '30' },
   { key: 'cgiTimeout', flags: '--cgi-timeout <s>', description: 'total time a forked script may run', defaultValue: '60' },
   { key: 'cgiIdleTimeout', flags: '--cgi-idle-timeout <s>', description: 'time a forked script may stay silent', defaultValue: '30' },
@@ -144,6 +145,8 @@ export interface WorkerOptions {
   readonly maxRequests: number;
   readonly maxRequestsJitter: number;
   readonly workerTimeoutMs: number;
+  /** Resident workers' Response: light (light-response.ts) or the platform's own. */
+  readonly fetchObjects: 'light' | 'standard';
 }
 
 export interface FastcgiMountOption {
@@ -203,6 +206,7 @@ function workerOptions(v: Record<string, unknown>): WorkerOptions {
     maxRequests: p.parseInteger(v['maxRequests'], 'max requests', 0),
     maxRequestsJitter: p.parseInteger(v['maxRequestsJitter'], 'max requests jitter', 0),
     workerTimeoutMs: p.parseSeconds(v['workerTimeout'], 'worker timeout'),
+    fetchObjects: p.parseChoice(v['fetchObjects'], 'fetch objects', ['light', 'standard'] as const),
   };
 }
 

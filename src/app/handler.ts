@@ -13,6 +13,7 @@
 // /cgi-bin/ module request starts a Node process that loads this file.
 import { Readable, type Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { lightParts, type LightParts } from './light-response.js';
 
 /** The CGI meta-variables the handler sees as `env` (RFC 3875 §4.1 names). */
 export type CgiEnv = Readonly<Record<string, string | undefined>>;
@@ -154,15 +155,23 @@ function write(out: Writable, chunk: Uint8Array | string): Promise<void> | null 
  * `length` (a body read whole), a Content-Length is added unless the handler set one.
  */
 export function cgiHead(response: Response, length: number | null = null): string {
-  let head = `Status: ${response.status}${response.statusText ? ' ' + response.statusText : ''}\r\n`;
+  return cgiHeadOf(response.status, response.statusText, response.headers, length);
+}
+
+function cgiHeadOf(status: number, statusText: string, headers: Headers, length: number | null): string {
+  let head = `Status: ${status}${statusText ? ' ' + statusText : ''}\r\n`;
   let hasLength = false;
-  for (const [name, value] of response.headers) {
-    if (name === 'set-cookie') continue;
+  let hasCookie = false;
+  for (const [name, value] of headers) {
+    if (name === 'set-cookie') {
+      hasCookie = true;
+      continue;
+    }
     if (name === 'content-length') hasLength = true;
     head += `${name}: ${value}\r\n`;
   }
   if (length !== null && !hasLength) head += `content-length: ${length}\r\n`;
-  for (const cookie of response.headers.getSetCookie()) head += `set-cookie: ${cookie}\r\n`;
+  if (hasCookie) for (const cookie of headers.getSetCookie()) head += `set-cookie: ${cookie}\r\n`;
   return head + '\r\n';
 }
 
@@ -204,6 +213,8 @@ function afterMicrotasks(): Promise<typeof WAIT> {
  * held back. A stream error rejects, as in writeCgiResponse.
  */
 export async function sendCgiResponse(response: Response, sink: CgiSink, opts: CgiWriteOptions = {}): Promise<void> {
+  const light = lightParts(response);
+  if (light !== null) return sendLight(light, sink, opts);
   const body = response.body;
   if (opts.head || body === null) {
     sink.endWith(cgiHead(response));
@@ -237,6 +248,20 @@ export async function sendCgiResponse(response: Response, sink: CgiSink, opts: C
     whole.set(c, at);
     at += c.length;
   }
+  sink.endWith(whole);
+}
+
+/** A light Response (light-response.ts): head and body in one buffer, no stream at all. */
+function sendLight(parts: LightParts, sink: CgiSink, opts: CgiWriteOptions): void {
+  const body = parts.body;
+  const size = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  // A HEAD answer still says how long the body is, as the GET would.
+  const head = cgiHeadOf(parts.status, parts.statusText, parts.headers, body === null ? null : size);
+  if (opts.head || body === null) return sink.endWith(head);
+  const whole = Buffer.allocUnsafe(head.length + size);
+  const at = whole.write(head, 0, 'latin1');
+  if (typeof body === 'string') whole.write(body, at, 'utf8');
+  else whole.set(body, at);
   sink.endWith(whole);
 }
 

@@ -260,6 +260,7 @@ export class Arbiter {
       maxRequests: maxRequests > 0 ? maxRequests + randomInt(0, maxRequestsJitter + 1) : 0,
       heartbeatMs: workerTimeoutMs > 0 ? Math.max(50, Math.min(1000, Math.floor(workerTimeoutMs / 4))) : 1000,
       gracefulTimeoutMs: this.opts.shutdownTimeoutMs,
+      fetchObjects: this.opts.pool.fetchObjects,
     };
     const r = forkWorker(config, BOOT_TIMEOUT_MS, {
       onMessage: (rec, m) => this.onMessage(rec, m),

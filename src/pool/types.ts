@@ -44,6 +44,8 @@ export interface WorkerConfig {
   readonly heartbeatMs: number;
   /** Drain deadline of a graceful stop, enforced by the master too. */
   readonly gracefulTimeoutMs: number;
+  /** light: handler modules get the light Response (app/light-response.ts). */
+  readonly fetchObjects: 'light' | 'standard';
 }
 
 /** The environment variable that carries WorkerConfig to a forked worker. */

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { createResponder, type ResponderRequest } from '../fastcgi/server.js';
 import { createSpawner } from '../cgi/spawn.js';
 import { writeCgiError } from './cgi-error.js';
+import { installLightResponse } from '../app/light-response.js';
 import { ModuleRunner, stackOf } from './module.js';
 import { runProgram } from './program.js';
 import { ScriptLocator, type LocatedScript, type ScriptMiss } from './script.js';
@@ -47,6 +48,8 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     { maxChildren: scripts.maxChildren, queueSize: scripts.queueSize, killGraceMs: KILL_GRACE_MS, stderrLimit: 64 * 1024, backend: scripts.spawnBackend },
     log,
   );
+  // Before any handler module is imported: the modules see the light Response as `Response`.
+  if (config.fetchObjects === 'light') installLightResponse();
   const locator = new ScriptLocator(cgiBin);
   const modules = new ModuleRunner(scripts.cgiTimeoutMs, log);
   const programOpts = {

@@ -16,7 +16,7 @@ test('an embedded pool listens on a private unix socket, reloads, and stops clea
     {
       logLevel: 'silent',
       scripts: { cgiBin: fixtures.cgiBin, cgiTimeoutMs: 10_000, cgiIdleTimeoutMs: 10_000, maxChildren: 4, queueSize: 16, spawnBackend: 'node', passEnv: {}, passAuthorization: false },
-      pool: { workers: 2, maxRequests: 0, maxRequestsJitter: 0, workerTimeoutMs: 10_000 },
+      pool: { workers: 2, maxRequests: 0, maxRequestsJitter: 0, workerTimeoutMs: 10_000, fetchObjects: 'light' },
       shutdownTimeoutMs: 5000,
     },
     silentLogger(),
