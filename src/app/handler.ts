@@ -89,12 +89,8 @@ function isPlainHost(host: string): boolean {
   return host.length > 0;
 }
 
-/**
- * Builds a standard Request from the meta-variables. `body` is the script's stdin (or the FastCGI
- * STDIN stream); it is used only when the request has a body (CONTENT_LENGTH, §4.1.2).
- */
-export function requestFromCgi(env: CgiEnv, body: Readable | null): Request {
-  const method = env['REQUEST_METHOD'] ?? 'GET';
+/** The request's fields from the meta-variables (RFC 3875 §4.1.18: HTTP_* back to header names). */
+export function headersFromCgi(env: CgiEnv): Headers {
   const headers = new Headers();
   for (const name of Object.keys(env)) {
     if (!name.startsWith('HTTP_')) continue;
@@ -111,9 +107,34 @@ export function requestFromCgi(env: CgiEnv, body: Readable | null): Request {
   if (contentType !== undefined && contentType !== '') headers.set('content-type', contentType);
   const length = env['CONTENT_LENGTH'];
   if (length !== undefined && length !== '') headers.set('content-length', length);
-  const hasBody = body !== null && !NO_BODY_METHODS.has(method) && length !== undefined && length !== '' && length !== '0';
+  return headers;
+}
+
+/** The request URL as Request would have it (parsed and serialised), or null for the odd ones. */
+export function requestHref(env: CgiEnv): string | null {
+  try {
+    const url = new URL(requestUrl(env));
+    return url.username === '' && url.password === '' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the request has a body to read (§4.1.2 CONTENT_LENGTH; never for GET and HEAD). */
+export function hasRequestBody(env: CgiEnv): boolean {
+  const length = env['CONTENT_LENGTH'];
+  return !NO_BODY_METHODS.has(env['REQUEST_METHOD'] ?? 'GET') && length !== undefined && length !== '' && length !== '0';
+}
+
+/**
+ * Builds a standard Request from the meta-variables. `body` is the script's stdin (or the FastCGI
+ * STDIN stream); it is used only when the request has a body (CONTENT_LENGTH, §4.1.2).
+ * `headers`, when given, are the request's fields already built (the light Request's).
+ */
+export function requestFromCgi(env: CgiEnv, body: Readable | null, headers: Headers = headersFromCgi(env)): Request {
+  const method = env['REQUEST_METHOD'] ?? 'GET';
   const init: RequestInit & { duplex?: 'half' } = { method, headers };
-  if (hasBody) {
+  if (body !== null && hasRequestBody(env)) {
     init.body = Readable.toWeb(body) as ReadableStream<Uint8Array>;
     init.duplex = 'half';
   }

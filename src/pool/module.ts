@@ -3,6 +3,7 @@
 // Module state survives between requests (cgi-bin/counter.mjs counts up), which is the point of
 // /fcgi-bin/. A handler that throws, rejects, returns something other than a Response, or takes
 // longer than the script timeout answers 500/504 with one log line; other requests go on.
+import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { ResponderRequest } from '../fastcgi/server.js';
 import { loadHandler, requestFromCgi, sendCgiResponse, type CgiEnv, type FetchFunction } from '../app/handler.js';
@@ -40,6 +41,8 @@ export class ModuleRunner {
   constructor(
     private readonly timeoutMs: number,
     private readonly log: Logger,
+    /** requestFromCgi (the platform Request) or lightRequestFromCgi (--fetch-objects light). */
+    private readonly makeRequest: (env: CgiEnv, body: Readable | null) => Request = requestFromCgi,
   ) {}
 
   private watch(entry: Pending): void {
@@ -89,7 +92,7 @@ export class ModuleRunner {
     const hasBody = !NO_BODY_METHODS.has(method) && length !== undefined && length !== '' && length !== '0';
     let result: Response | Promise<Response>;
     try {
-      result = handler(requestFromCgi(env, hasBody ? r.stdin : null), env);
+      result = handler(this.makeRequest(env, hasBody ? r.stdin : null), env);
     } catch (err) {
       return this.threw(r, script, env, err);
     }

@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 import { createResponder, type ResponderRequest } from '../fastcgi/server.js';
 import { createSpawner } from '../cgi/spawn.js';
 import { writeCgiError } from './cgi-error.js';
+import { requestFromCgi } from '../app/handler.js';
+import { installLightRequest, lightRequestFromCgi } from '../app/light-request.js';
 import { installLightResponse } from '../app/light-response.js';
 import { ModuleRunner, stackOf } from './module.js';
 import { runProgram } from './program.js';
@@ -48,10 +50,14 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     { maxChildren: scripts.maxChildren, queueSize: scripts.queueSize, killGraceMs: KILL_GRACE_MS, stderrLimit: 64 * 1024, backend: scripts.spawnBackend },
     log,
   );
-  // Before any handler module is imported: the modules see the light Response as `Response`.
-  if (config.fetchObjects === 'light') installLightResponse();
+  // Before any handler module is imported: the modules see the light Request and Response.
+  const light = config.fetchObjects === 'light';
+  if (light) {
+    installLightResponse();
+    installLightRequest();
+  }
   const locator = new ScriptLocator(cgiBin);
-  const modules = new ModuleRunner(scripts.cgiTimeoutMs, log);
+  const modules = new ModuleRunner(scripts.cgiTimeoutMs, log, light ? lightRequestFromCgi : requestFromCgi);
   const programOpts = {
     spawner,
     extraEnv: { ...scripts.passEnv, PATH: scripts.passEnv['PATH'] ?? DEFAULT_PATH },
