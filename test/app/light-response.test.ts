@@ -46,23 +46,14 @@ test('installLightResponse: the global Response is the light class, the platform
 
 test('status, statusText, ok and headers match the platform (default Content-Type for strings only)', () => {
   const cases: Array<[Body, ResponseInit?]> = [
-    [undefined],
-    [null],
-    ['hi'],
-    [''],
-    ['x', { status: 201, statusText: 'Created' }],
-    ['x', { status: 404, statusText: 'Not Found' }],
-    ['x', { status: 599 }],
+    [undefined], [null], ['hi'], [''],
+    ['x', { status: 201, statusText: 'Created' }], ['x', { status: 404, statusText: 'Not Found' }], ['x', { status: 599 }],
     ['x', { status: 302, headers: { location: '/elsewhere' } }],
     ['<p>', { headers: { 'Content-Type': 'text/html', 'x-a': '1' } }],
     ['x', { headers: [['set-cookie', 'a=1'], ['set-cookie', 'b=2']] }],
     ['x', { headers: new Headers({ 'x-from': 'headers' }) }],
-    [new Uint8Array([1, 2, 3])],
-    [new Uint8Array([1, 2, 3]).buffer],
-    [Buffer.from('buf')],
-    [null, { status: 204 }],
-    [null, { status: 205 }],
-    [null, { status: 304 }],
+    [new Uint8Array([1, 2, 3])], [new Uint8Array([1, 2, 3]).buffer], [Buffer.from('buf')],
+    [null, { status: 204 }], [null, { status: 205 }], [null, { status: 304 }],
     ['x', { statusText: 'caf\u00e9' }],
   ];
   for (const [body, init] of cases) {
@@ -345,6 +336,8 @@ test('sendCgiResponse on a light response: one piece, Content-Length in bytes, s
   assert.deepEqual(light.head.fields.filter(([n]) => n === 'set-cookie').map(([, v]) => v), ['a=1', 'b=2']);
   assert.equal(light.body.toString('utf8'), text);
   assert.deepEqual(light.raw, (await sent(new Std(text, init))).raw, 'byte for byte what the platform Response gives');
+  // Lone surrogates: the platform makes them U+FFFD (USVString); the light writer's bytes and length agree.
+  assert.deepEqual((await sent(new Light('a\ud800b\udc00'))).raw, (await sent(new Std('a\ud800b\udc00'))).raw);
 
   const bytes = await sent(new Light(new Uint8Array([0, 0xff, 0x80])));
   assert.equal(bytes.head.contentLength, 3);
