@@ -89,9 +89,13 @@ export class LightResponse {
     return StandardResponse.redirect(url, (status ?? 302) as Parameters<typeof Response.redirect>[1]);
   }
 
-  /** `x instanceof Response` for platform responses too (their prototype chain lacks ours). */
-  static [Symbol.hasInstance](value: unknown): boolean {
-    return value instanceof StandardResponse;
+  /**
+   * `x instanceof Response` for platform responses too (their prototype chain lacks ours); a
+   * subclass of the global Response keeps the ordinary prototype-chain test.
+   */
+  static [Symbol.hasInstance](this: object, value: unknown): boolean {
+    if (this === LightResponse) return value instanceof StandardResponse;
+    return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 
   get status(): number {
@@ -123,14 +127,20 @@ export class LightResponse {
   }
 
   get bodyUsed(): boolean {
-    if (this.#real !== null) return this.#real.bodyUsed;
-    return this.#taken;
+    if (this.#taken) return true;
+    return this.#real !== null ? this.#real.bodyUsed : false;
   }
 
   clone(): Response {
     if (this.#real === null && !this.#taken) {
-      // Strings are immutable and our bytes are our own copy: the clone can share them.
-      return new LightResponse(this.#body, { status: this.#status, statusText: this.#statusText, headers: this.#headers }) as unknown as Response;
+      // Strings are immutable and our bytes are our own copy: the clone can share them. Fields
+      // are copied as they are (no second default Content-Type for a handler that deleted it).
+      const copy = new LightResponse(null);
+      copy.#status = this.#status;
+      copy.#statusText = this.#statusText;
+      copy.#headers = new Headers(this.#headers);
+      copy.#body = this.#body;
+      return copy as unknown as Response;
     }
     const copy = LightResponse.realOf(this).clone();
     return new StandardResponse(copy.body, { status: this.#status, statusText: this.#statusText, headers: this.#headers });
@@ -139,10 +149,17 @@ export class LightResponse {
   /** The platform Response behind `r`, built on first need from the light state. */
   static realOf(r: LightResponse): Response {
     if (r.#real === null) {
-      const body = r.#taken ? null : r.#body;
-      r.#real = new StandardResponse(NULL_BODY_STATUS.has(r.#status) ? null : body, { status: r.#status, statusText: r.#statusText, headers: r.#headers });
+      if (r.#taken) {
+        // The writer has the body: the platform object says so (bodyUsed, "Body is unusable").
+        r.#real = new StandardResponse('', { status: r.#status, statusText: r.#statusText });
+        void r.#real.arrayBuffer();
+      } else {
+        r.#real = new StandardResponse(r.#body, { status: r.#status, statusText: r.#statusText });
+      }
       r.#body = null;
     }
+    // Our Headers are the response's: the platform copy follows them (blob().type, clone()).
+    if (r.#real.headers !== r.#headers) syncHeaders(r.#real.headers, r.#headers);
     return r.#real;
   }
 
@@ -162,6 +179,14 @@ export class LightResponse {
 Object.setPrototypeOf(LightResponse, StandardResponse);
 Object.setPrototypeOf(LightResponse.prototype, StandardResponse.prototype);
 delegateMissing(LightResponse.prototype, StandardResponse.prototype, (self) => LightResponse.realOf(self as LightResponse));
+
+/** Makes `target` hold exactly the fields of `source` (Set-Cookie lines kept apart). */
+function syncHeaders(target: Headers, source: Headers): void {
+  for (const name of [...target.keys()]) if (!source.has(name)) target.delete(name);
+  for (const [name, value] of source) if (name !== 'set-cookie') target.set(name, value);
+  target.delete('set-cookie');
+  for (const cookie of source.getSetCookie()) target.append('set-cookie', cookie);
+}
 
 /** A body kept as it is: string, bytes (copied, as the platform does), or none. undefined: not light. */
 function lightBody(body: unknown): string | Uint8Array | null | undefined {

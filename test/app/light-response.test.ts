@@ -370,10 +370,9 @@ test('sendCgiResponse on a light response: HEAD keeps Content-Length without the
   }
 });
 
-// Known differences from the platform, reported to the lead: `todo` until light-response.ts is fixed
-// (a todo test runs and shows its failure without failing the suite).
+// Differences from the platform found by these tests and fixed in light-response.ts.
 
-test('after lightParts the body is gone: reads reject and clone() throws, as for a read body', { todo: 'light-response: text() gives "" and bodyUsed turns false after lightParts' }, async () => {
+test('after lightParts the body is gone: reads reject and clone() throws, as for a read body', async () => {
   const r = new Light('abc');
   assert.ok(lightParts(r) !== null);
   assert.equal(r.bodyUsed, true);
@@ -382,7 +381,7 @@ test('after lightParts the body is gone: reads reject and clone() throws, as for
   assert.throws(() => r.clone(), TypeError);
 });
 
-test('instanceof a subclass of Response holds only for its own instances', { todo: 'light-response: Symbol.hasInstance is inherited by subclasses' }, () => {
+test('instanceof a subclass of Response holds only for its own instances', () => {
   class Mine extends Light {}
   class MineStd extends Std {}
   assert.equal(new Std('x') instanceof MineStd, false, 'the platform');
@@ -391,7 +390,7 @@ test('instanceof a subclass of Response holds only for its own instances', { tod
   assert.equal(Light.error() instanceof Mine, false);
 });
 
-test('a Content-Type deleted after construction stays deleted in clone() and blob().type', { todo: 'light-response: the platform object is built with the default Content-Type again' }, async () => {
+test('a Content-Type deleted after construction stays deleted in clone() and blob().type', async () => {
   for (const r of both('abc')) {
     r.headers.delete('content-type');
     assert.equal(r.clone().headers.get('content-type'), null, r.constructor.name);
