@@ -70,8 +70,10 @@ function requestUrl(env: CgiEnv): string {
   }
   const query = env['QUERY_STRING'] ?? '';
   const target = env['REQUEST_URI'] ?? (env['SCRIPT_NAME'] ?? '') + (env['PATH_INFO'] ?? '') + (query === '' ? '' : '?' + query);
-  // The common origin-form target ('/path?q') needs no URL object here: Request parses it anyway.
-  if (target.charCodeAt(0) === 0x2f && target.charCodeAt(1) !== 0x2f && isPlainHost(host)) return `${scheme}://${host}${target}`;
+  // An origin-form target ('/path?q', also '//x/y') is a path on the Host (RFC 9112 §3.2.1):
+  // never resolved as a reference, or '//evil/x' would name another host. A Host that could
+  // change the URL's meaning is not used.
+  if (target.charCodeAt(0) === 0x2f) return `${scheme}://${isPlainHost(host) ? host : 'localhost'}${target}`;
   try {
     return new URL(target, `${scheme}://${host}`).href;
   } catch {
@@ -123,7 +125,9 @@ export function requestHref(env: CgiEnv): string | null {
 /** Whether the request has a body to read (§4.1.2 CONTENT_LENGTH; never for GET and HEAD). */
 export function hasRequestBody(env: CgiEnv): boolean {
   const length = env['CONTENT_LENGTH'];
-  return !NO_BODY_METHODS.has(env['REQUEST_METHOD'] ?? 'GET') && length !== undefined && length !== '' && length !== '0';
+  if (length === undefined || length === '' || length === '0') return false;
+  // Request upper-cases GET and HEAD whatever their case, and refuses them a body.
+  return !NO_BODY_METHODS.has((env['REQUEST_METHOD'] ?? 'GET').toUpperCase());
 }
 
 /**
@@ -221,9 +225,13 @@ export interface CgiSink {
 
 const WAIT = Symbol('wait');
 
-/** A promise that resolves after the current run of microtasks (and the next-tick queue). */
+/**
+ * A promise that resolves after the current run of microtasks. Not process.nextTick: from code
+ * that is not itself a promise job (a synchronous handler called from an I/O callback), the
+ * next-tick queue runs before the microtasks, and a complete body would always look unfinished.
+ */
 function afterMicrotasks(): Promise<typeof WAIT> {
-  return new Promise((resolve) => process.nextTick(resolve, WAIT));
+  return new Promise((resolve) => setImmediate(resolve, WAIT));
 }
 
 /**

@@ -4,7 +4,7 @@
 // answer cheaply; every other member of the platform prototype (getters and methods, present and
 // future: bytes() arrived in Node 22) is defined here to build the platform object and ask it.
 // Without this, those members would run the platform's brand checks on the light object and throw
-// "Illegal invocation".
+// "Illegal invocation". syncHeaders() keeps the platform object's fields equal to the light one's.
 
 /** Defines, on `light`, each member of `standard` that `light` lacks, answered by `realOf(this)`. */
 export function delegateMissing(light: object, standard: object, realOf: (self: object) => object): void {
@@ -33,4 +33,12 @@ export function delegateMissing(light: object, standard: object, realOf: (self: 
       });
     }
   }
+}
+
+/** Makes `target` hold exactly the fields of `source` (Set-Cookie lines kept apart). */
+export function syncHeaders(target: Headers, source: Headers): void {
+  for (const name of [...target.keys()]) if (!source.has(name)) target.delete(name);
+  for (const [name, value] of source) if (name !== 'set-cookie') target.set(name, value);
+  target.delete('set-cookie');
+  for (const cookie of source.getSetCookie()) target.append('set-cookie', cookie);
 }

@@ -16,7 +16,7 @@
 // platform object instead: a handler that proxies its request works unchanged.
 import type { Readable } from 'node:stream';
 import { headersFromCgi, requestFromCgi, requestHref, type CgiEnv } from './handler.js';
-import { delegateMissing } from './lazy-delegate.js';
+import { delegateMissing, syncHeaders } from './lazy-delegate.js';
 
 const StandardRequest: typeof Request = globalThis.Request;
 const standardFetch: typeof fetch = globalThis.fetch;
@@ -54,9 +54,13 @@ export class LightRequest {
     return this.#headers;
   }
 
-  /** The platform Request, built on first need from the meta-variables (and the headers as they are now). */
+  /**
+   * The platform Request, built on first need from the meta-variables; its headers follow ours
+   * (a field a handler sets later still reaches clone(), new Request(request) and fetch(request)).
+   */
   static realOf(r: LightRequest): Request {
     if (r.#real === null) r.#real = requestFromCgi(r.#env, r.#body, r.headers);
+    else if (r.#headers !== null) syncHeaders(r.#real.headers, r.#headers);
     return r.#real;
   }
 
@@ -69,8 +73,16 @@ export class LightRequest {
 Object.setPrototypeOf(LightRequest.prototype, StandardRequest.prototype);
 delegateMissing(LightRequest.prototype, StandardRequest.prototype, (self) => LightRequest.realOf(self as LightRequest));
 
+/** A token (RFC 9110 §5.6.2): the only methods Request takes. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Methods Request refuses (Fetch: forbidden methods). */
+const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
 /** The Request a resident handler gets under --fetch-objects light (after installLightRequest()). */
 export function lightRequestFromCgi(env: CgiEnv, body: Readable | null): Request {
+  const method = env['REQUEST_METHOD'] ?? 'GET';
+  // A method the platform refuses fails here, as requestFromCgi would (the handler never runs).
+  if (!TOKEN.test(method) || FORBIDDEN_METHODS.has(method.toUpperCase())) return requestFromCgi(env, body);
   return new LightRequest(env, body) as unknown as Request;
 }
 
@@ -80,8 +92,10 @@ class RequestAcceptingLight extends StandardRequest {
     super(LightRequest.unwrap(input), init);
   }
 
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return value instanceof StandardRequest;
+  /** Light requests are Requests; a subclass of the global Request keeps the ordinary test. */
+  static override [Symbol.hasInstance](this: object, value: unknown): boolean {
+    if (this === RequestAcceptingLight) return value instanceof StandardRequest;
+    return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 }
 
@@ -98,5 +112,7 @@ export function installLightRequest(): void {
     Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
   };
   define('Request', RequestAcceptingLight);
+  // request.constructor === Request, and `new request.constructor(url)` builds a working one.
+  Object.defineProperty(LightRequest.prototype, 'constructor', { value: RequestAcceptingLight, writable: true, configurable: true, enumerable: false });
   define('fetch', fetchAcceptingLight);
 }

@@ -16,7 +16,7 @@
 // member of Response.prototype works (the ones not written here build the platform object and
 // ask it); construction errors are the platform's own (unusual arguments go straight to it);
 // static Response.error() and Response.redirect() return platform responses.
-import { delegateMissing } from './lazy-delegate.js';
+import { delegateMissing, syncHeaders } from './lazy-delegate.js';
 
 export const StandardResponse: typeof Response = globalThis.Response;
 
@@ -179,14 +179,6 @@ export class LightResponse {
 Object.setPrototypeOf(LightResponse, StandardResponse);
 Object.setPrototypeOf(LightResponse.prototype, StandardResponse.prototype);
 delegateMissing(LightResponse.prototype, StandardResponse.prototype, (self) => LightResponse.realOf(self as LightResponse));
-
-/** Makes `target` hold exactly the fields of `source` (Set-Cookie lines kept apart). */
-function syncHeaders(target: Headers, source: Headers): void {
-  for (const name of [...target.keys()]) if (!source.has(name)) target.delete(name);
-  for (const [name, value] of source) if (name !== 'set-cookie') target.set(name, value);
-  target.delete('set-cookie');
-  for (const cookie of source.getSetCookie()) target.append('set-cookie', cookie);
-}
 
 /** A body kept as it is: string, bytes (copied, as the platform does), or none. undefined: not light. */
 function lightBody(body: unknown): string | Uint8Array | null | undefined {

@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { ResponderRequest } from '../fastcgi/server.js';
-import { loadHandler, requestFromCgi, sendCgiResponse, type CgiEnv, type FetchFunction } from '../app/handler.js';
+import { hasRequestBody, loadHandler, requestFromCgi, sendCgiResponse, type CgiEnv, type FetchFunction } from '../app/handler.js';
 import { writeCgiError } from './cgi-error.js';
 import type { LocatedScript } from './script.js';
 
@@ -16,7 +16,6 @@ interface Pending {
   expire(): void;
 }
 
-const NO_BODY_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
 /**
  * The handler's `env`: the PARAMS as a frozen object. HTTP_PROXY never reaches it
@@ -88,8 +87,7 @@ export class ModuleRunner {
    */
   private call(r: ResponderRequest, script: LocatedScript, env: CgiEnv, handler: FetchFunction): Promise<void> {
     const method = env['REQUEST_METHOD'] ?? 'GET';
-    const length = env['CONTENT_LENGTH'];
-    const hasBody = !NO_BODY_METHODS.has(method) && length !== undefined && length !== '' && length !== '0';
+    const hasBody = hasRequestBody(env);
     let result: Response | Promise<Response>;
     try {
       result = handler(this.makeRequest(env, hasBody ? r.stdin : null), env);

@@ -84,7 +84,7 @@ function ask(pool: PoolProcess, name: string, params: Record<string, string> = {
 
 /**
  * The CGI response (RFC 3875 §6) without its Content-Length: whether a platform Response gets one
- * depends on the writer's timing (see the todo test at the end), not on the Request.
+ * depends on the writer's timing (see the Content-Length test at the end), not on the Request.
  */
 function withoutLength(r: FcgiResult): string {
   return r.stdout.replace(/^content-length: \d+\r\n/im, '');
@@ -163,7 +163,7 @@ test('the handler request is an instance of the global Request, tagged Request, 
 
 test(
   'request.constructor is the global Request in both pools',
-  { timeout: 30_000, todo: "light: request.constructor is LightRequest (name 'LightRequest', not === Request); standard: Request. `new request.constructor(url)` builds a broken LightRequest" },
+  { timeout: 30_000 },
   async () => {
     await same('lreq-kind.mjs');
     const got = JSON.parse((await ask(light, 'lreq-kind.mjs')).body) as Record<string, unknown>;
@@ -206,7 +206,7 @@ test('proxying: fetch(request), fetch(new Request(request)) and fetch(new Reques
 
 test(
   'a method Request refuses (TRACE) is answered the same way by both pools',
-  { timeout: 30_000, todo: 'standard: requestFromCgi() throws TypeError (handler error, 500); light: the handler runs and sees method TRACE' },
+  { timeout: 30_000 },
   async () => {
     for (const method of ['TRACE', 'CONNECT']) {
       const [l, s] = [await ask(light, 'lreq-method.mjs', { REQUEST_METHOD: method }), await ask(standard, 'lreq-method.mjs', { REQUEST_METHOD: method })];
@@ -219,7 +219,7 @@ test(
 
 test(
   "a synchronous handler's platform Response goes out whole, with a Content-Length (standard pool)",
-  { timeout: 30_000, todo: 'sendCgiResponse() races the first body read against process.nextTick; called outside a promise job (a synchronous handler), the tick wins, so `new Response(string)` always streams without Content-Length' },
+  { timeout: 30_000 },
   async () => {
     await ask(standard, 'lreq-kind.mjs'); // loaded: the next call is synchronous
     const r = await ask(standard, 'lreq-kind.mjs');
