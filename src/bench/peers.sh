@@ -307,6 +307,7 @@ awk -F'\t' '
     row("forkfast /cgi-bin/hello.sh / nginx+fcgiwrap hello.sh", "ff-cgi-sh", "nginx-fcgiwrap-sh", 1)
     row("forkfast /fcgi-bin/hello.mjs / nginx+php-fpm hello.php", "ff-fcgi-mjs", "nginx-fpm", 1)
     row("nginx+forkfast pool hello.mjs / nginx+php-fpm hello.php", "nginx-ffpool-mjs", "nginx-fpm", 1)
+    row("  pool as examples/nginx.conf (keep_conn) / fpm as its docs", "nginx-ffpool-mjs-keepconn", "nginx-fpm", 1)
     row("  the same, both with fastcgi_keep_conn (pool keepalive 32)", "nginx-ffpool-mjs-keepconn", "nginx-fpm-keepconn", 1)
     row("forkfast static 1 KiB / nginx static 1 KiB", "ff-static-1k", "nginx-static-1k", 0.5)
     row("forkfast static 1 KiB / node:http + send static 1 KiB", "ff-static-1k", "node-send-1k", 1)
