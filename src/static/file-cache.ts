@@ -18,7 +18,9 @@ export interface Representation {
   readonly mtimeMs: number;
   readonly ino: number;
   readonly validators: Validators;
-  /** Flat [name, value, ...] list shared by 200, 206 and (minus the type) 304: see `headers304`. */
+  /** The media type (Content-Type value), repeated in each part of a multipart/byteranges 206. */
+  readonly type: string;
+  /** Flat [name, value, ...] list shared by 200, 206 and (minus the type) 304: see `headers304`. Starts with content-type. */
   readonly headers: readonly string[];
   /** The 200 list: `headers` plus Content-Length. */
   readonly headers200: readonly string[];
@@ -60,6 +62,7 @@ export function buildRepresentation(realPath: string, stat: FileVersion, cacheCo
     mtimeMs: stat.mtimeMs,
     ino: stat.ino,
     validators,
+    type,
     headers,
     headers200: [...headers, 'content-length', String(stat.size)],
     headers304: ['etag', validators.etag, 'last-modified', validators.lastModified, 'cache-control', cacheControl],

@@ -6,7 +6,8 @@ import { sendError } from '../errors.js';
 import type { RequestContext } from '../http/route.js';
 import { evaluatePreconditions, ifRangeAllows } from './conditional.js';
 import type { Representation } from './file-cache.js';
-import { parseRange, type RangeResult } from './range.js';
+import { FileShrankError, multipartBuffer, multipartChunks, planMultipart } from './multipart.js';
+import { parseRange, type ByteRange, type RangeResult } from './range.js';
 import { closeFd } from './resolve.js';
 
 /** The bytes of a representation: held in memory (cache hit) or an open file to stream. */
@@ -44,6 +45,7 @@ export async function respond(req: IncomingMessage, res: ServerResponse, ctx: Re
     sendError(res, 'FF_RANGE_NOT_SATISFIABLE', ctx.id, { 'content-range': `bytes */${rep.size}` });
     return;
   }
+  if (range.kind === 'multiple') return multipart(res, ctx, rep, body, range.ranges);
   let start = 0;
   let end = rep.size - 1;
   if (range.kind === 'satisfiable') {
@@ -65,6 +67,39 @@ export async function respond(req: IncomingMessage, res: ServerResponse, ctx: Re
 }
 
 /**
+ * Two or more ranges: 206 multipart/byteranges (RFC 9110 §14.6, §15.3.7.2). The header section is
+ * what a 200 would carry (validators, Cache-Control: §15.3.7 asks for them) except Content-Type,
+ * which becomes the multipart type; no top-level Content-Range (§14.4: only the parts have one).
+ */
+async function multipart(res: ServerResponse, ctx: RequestContext, rep: Representation, body: Body, ranges: readonly ByteRange[]): Promise<void> {
+  const plan = planMultipart(ranges, rep.type, rep.size);
+  const headers: string[] = ['content-type', plan.contentType];
+  for (let i = 0; i + 1 < rep.headers.length; i += 2) {
+    const name = rep.headers[i] as string;
+    if (name !== 'content-type') headers.push(name, rep.headers[i + 1] as string);
+  }
+  headers.push('content-length', String(plan.length));
+  res.writeHead(206, headers);
+  if (body.kind === 'buffer') {
+    res.end(multipartBuffer(plan, body.buffer));
+    return;
+  }
+  const socket = res.socket;
+  try {
+    await pipeline(multipartChunks(plan, body.fd, STREAM_CHUNK), res);
+  } catch (err) {
+    if (err instanceof FileShrankError) {
+      ctx.log.warn({ expected: err.expected, sent: err.sent }, 'static file shrank while streaming');
+      socket?.destroy();
+    } else {
+      streamFailed(res, ctx, err);
+    }
+  } finally {
+    await closeFd(body.fd);
+  }
+}
+
+/**
  * Streams bytes start..end of an open file with backpressure: pipeline() pauses the file stream
  * while the socket's buffer is full, so memory stays near one chunk per response whatever the size.
  */
@@ -82,13 +117,17 @@ async function stream(res: ServerResponse, ctx: RequestContext, fd: number, star
       socket?.destroy();
     }
   } catch (err) {
-    // A client that goes away mid-file is ordinary (ERR_STREAM_PREMATURE_CLOSE); a read error is not.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE') ctx.log.debug({ code }, 'static client went away');
-    else ctx.log.warn({ err, code }, 'static file read failed');
-    // pipeline destroyed both streams; the status line is gone, so the socket is the only signal.
-    if (!res.destroyed) res.destroy();
+    streamFailed(res, ctx, err);
   }
+}
+
+/** After pipeline() failed: it destroyed both streams; the status line is gone, so the socket is the only signal. */
+function streamFailed(res: ServerResponse, ctx: RequestContext, err: unknown): void {
+  // A client that goes away mid-file is ordinary (ERR_STREAM_PREMATURE_CLOSE); a read error is not.
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE') ctx.log.debug({ code }, 'static client went away');
+  else ctx.log.warn({ err, code }, 'static file read failed');
+  if (!res.destroyed) res.destroy();
 }
 
 async function release(body: Body): Promise<void> {

@@ -2,11 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluatePreconditions, ifRangeAllows, makeValidators } from '../../src/static/conditional.js';
-import { parseRange, type RangeResult } from '../../src/static/range.js';
+import { coalesce, MAX_RANGES, parseRange, type ByteRange, type RangeResult } from '../../src/static/range.js';
 
 const sat = (start: number, end: number): RangeResult => ({ kind: 'satisfiable', start, end });
 const UNSAT: RangeResult = { kind: 'unsatisfiable' };
 const IGN: RangeResult = { kind: 'ignored' };
+const multi = (...pairs: [number, number][]): RangeResult => ({ kind: 'multiple', ranges: pairs.map(([start, end]) => ({ start, end })) });
 
 test('parseRange: every form against a 100-byte representation', () => {
   const cases: [string | undefined, RangeResult][] = [
@@ -25,8 +26,6 @@ test('parseRange: every form against a 100-byte representation', () => {
     ['bytes=100-200', UNSAT],
     ['bytes=-0', UNSAT],
     ['bytes=5-4', IGN],
-    ['bytes=0-1,5-6', IGN],
-    ['bytes=0-1, 200-300', IGN],
     ['bytes=-', IGN],
     ['bytes=', IGN],
     ['bytes=a-b', IGN],
@@ -37,6 +36,55 @@ test('parseRange: every form against a 100-byte representation', () => {
     ['bytes=9999999999999999999-', IGN],
   ];
   for (const [header, want] of cases) assert.deepEqual(parseRange(header, 100), want, String(header));
+});
+
+test('parseRange: range-sets (RFC 9110 §14.1.1, §14.2) against a 100-byte representation', () => {
+  const cases: [string, RangeResult][] = [
+    ['bytes=0-9,20-29', multi([0, 9], [20, 29])],
+    ['bytes=0-1, 5-6 ,-1', multi([0, 1], [5, 6], [99, 99])],
+    // Request order is kept for disjoint ranges (§15.3.7.2), even when not ascending.
+    ['bytes=50-59,0-9', multi([50, 59], [0, 9])],
+    // Unsatisfiable specs are dropped; what is left decides the form.
+    ['bytes=0-1, 200-300', sat(0, 1)],
+    ['bytes=200-,0-1,5-6,-0', multi([0, 1], [5, 6])],
+    ['bytes=100-,200-300,-0', UNSAT],
+    // Overlapping and adjacent ranges coalesce; a merged range takes its earliest member's place.
+    ['bytes=0-4,5-9', sat(0, 9)],
+    ['bytes=0-9,5-14', sat(0, 14)],
+    ['bytes=0-,0-,0-', sat(0, 99)],
+    ['bytes=0-1,0-1', sat(0, 1)],
+    ['bytes=90-99,0-9,5-20,-5', multi([90, 99], [0, 20])],
+    ['bytes=0-0,2-2,1-1', sat(0, 2)],
+    // Empty list elements are ignored (§5.6.1.2); one invalid spec makes the set invalid.
+    ['bytes=0-1,,5-6,', multi([0, 1], [5, 6])],
+    ['bytes=,', IGN],
+    ['bytes=0-1,5-4', IGN],
+    ['bytes=0-1,x', IGN],
+    ['bytes=0-1,-', IGN],
+  ];
+  for (const [header, want] of cases) assert.deepEqual(parseRange(header, 100), want, header);
+});
+
+test('parseRange: more than MAX_RANGES range-specs are ignored (200), at the bound they are served', () => {
+  const specs = (n: number): string => Array.from({ length: n }, (_, i) => `${i * 2}-${i * 2}`).join(',');
+  const at = parseRange(`bytes=${specs(MAX_RANGES)}`, 100);
+  assert.equal(at.kind, 'multiple');
+  assert.equal(at.kind === 'multiple' && at.ranges.length, MAX_RANGES);
+  assert.deepEqual(parseRange(`bytes=${specs(MAX_RANGES + 1)}`, 100), IGN);
+  // Empty elements count too, so a header of commas costs nothing to refuse.
+  assert.deepEqual(parseRange(`bytes=0-1${','.repeat(MAX_RANGES)}`, 100), IGN);
+  assert.deepEqual(parseRange(`bytes=${'0-99,'.repeat(10_000)}0-99`, 100), IGN, 'Apache CVE-2011-3192 shape');
+  // Under the bound, overlapping whole-file ranges cost one copy of the file, not N.
+  assert.deepEqual(parseRange(`bytes=${Array(MAX_RANGES).fill('0-').join(',')}`, 100), sat(0, 99));
+});
+
+test('coalesce: disjoint ranges unchanged, overlapping and touching ones merged', () => {
+  const r = (start: number, end: number): ByteRange => ({ start, end });
+  assert.deepEqual(coalesce([r(0, 1), r(3, 4)]), [r(0, 1), r(3, 4)]);
+  assert.deepEqual(coalesce([r(3, 4), r(0, 1)]), [r(3, 4), r(0, 1)]);
+  assert.deepEqual(coalesce([r(0, 1), r(2, 3)]), [r(0, 3)]);
+  assert.deepEqual(coalesce([r(10, 20), r(0, 5), r(15, 30), r(4, 9)]), [r(0, 30)]);
+  assert.deepEqual(coalesce([r(50, 60), r(0, 1), r(55, 70), r(5, 5)]), [r(50, 70), r(0, 1), r(5, 5)]);
 });
 
 test('parseRange: an empty representation ignores Range (200 with no body)', () => {

@@ -107,8 +107,8 @@ for (const cache of [true, false]) {
       }
     });
 
-    test('Range: multi-range, bad syntax, other units and HEAD are ignored (200, whole file)', async () => {
-      for (const range of ['bytes=0-1,3-4', 'bytes=5-2', 'bytes=abc', 'items=0-1', 'bytes=-']) {
+    test('Range: bad syntax, other units and HEAD are ignored (200, whole file)', async () => {
+      for (const range of ['bytes=5-2', 'bytes=0-1,5-2', 'bytes=abc', 'items=0-1', 'bytes=-']) {
         const r = await get('/digits.txt', { Range: range });
         assert.equal(r.status, 200, range);
         assert.equal(r.body.toString(), '0123456789', range);
