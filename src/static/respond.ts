@@ -85,8 +85,9 @@ async function multipart(res: ServerResponse, ctx: RequestContext, rep: Represen
     return;
   }
   const socket = res.socket;
+  const chunks = multipartChunks(plan, body.fd, STREAM_CHUNK);
   try {
-    await pipeline(multipartChunks(plan, body.fd, STREAM_CHUNK), res);
+    await pipeline(chunks, res);
   } catch (err) {
     if (err instanceof FileShrankError) {
       ctx.log.warn({ expected: err.expected, sent: err.sent }, 'static file shrank while streaming');
@@ -95,6 +96,9 @@ async function multipart(res: ServerResponse, ctx: RequestContext, rep: Represen
       streamFailed(res, ctx, err);
     }
   } finally {
+    // pipeline() settles as soon as the client is gone, possibly with a pread still in flight:
+    // return() queues behind that step, so the descriptor is closed only once nothing uses it.
+    await chunks.return(undefined);
     await closeFd(body.fd);
   }
 }
