@@ -3,7 +3,7 @@
 // Exports:
 //   buildMetaVariables(input) -> MetaVariables   (a null-prototype object, name -> value)
 //   checkExecLimits(vars)     -> null | reason    (values the kernel would refuse at execve)
-//   MetaInput, ScriptTarget                       (what the builder needs, no node:http types)
+//   MetaInput, ScriptTarget, RedirectInput        (what the builder needs, no node:http types)
 //
 // The builder takes plain data (request line parts, req.rawHeaders, socket addresses, the script
 // resolution, config) so that the FastCGI client can call it with the same inputs and turn the
@@ -48,8 +48,41 @@ export interface MetaInput {
   readonly passAuthorization: boolean;
   /** REDIRECT_STATUS for php-cgi's force-cgi-redirect check; default 200. */
   readonly redirectStatus?: number;
+  /** Set when a local redirect (RFC 3875 §6.2.2) led here: the REDIRECT_* variables. */
+  readonly redirect?: RedirectInput;
   /** Operator variables (PATH, passEnv); meta-variables win over them. */
   readonly extra?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What Apache passes to the target of an internal redirect, which is what scripts written for
+ * mod_cgi / mod_rewrite read (httpd docs "Custom Error Responses" and "Environment Variables",
+ * section "REDIRECT_ variables"; in the code: server/util_script.c ap_add_common_vars and
+ * modules/http/http_request.c rename_original_env):
+ * - every variable the redirecting request's script saw, renamed with a REDIRECT_ prefix
+ *   (HTTP_USER_AGENT -> REDIRECT_HTTP_USER_AGENT, REQUEST_METHOD -> REDIRECT_REQUEST_METHOD,
+ *   CONTENT_LENGTH, SCRIPT_NAME, PATH...);
+ * - REDIRECT_STATUS, the status of the response that redirected: 200 for a CGI local redirect;
+ * - REDIRECT_URL, that request's URL path, decoded (Apache's r->prev->uri);
+ * - REDIRECT_QUERY_STRING, its query string: the docs promise at least REDIRECT_URL and
+ *   REDIRECT_QUERY_STRING, so it is '' when that request had no query (their example shows it empty).
+ * The redirecting request's own REDIRECT_* variables are renamed too, so in a chain
+ * REDIRECT_URL names the previous hop and REDIRECT_REDIRECT_URL the one before, back to the
+ * client's request (at most MAX_REDIRECT_DEPTH prefixes). Only one variable is left out: the
+ * REDIRECT_STATUS=200 we set on every request for php-cgi (see buildMetaVariables) records no
+ * redirect, and Apache has none there to rename into REDIRECT_REDIRECT_STATUS.
+ * Every name built here starts with REDIRECT_ and is made by the server: a client can only
+ * reach HTTP_* names (§4.1.18), so its headers become REDIRECT_HTTP_* at most, never REDIRECT_URL.
+ */
+export interface RedirectInput {
+  /** REDIRECT_URL: the redirecting request's path, decoded once like SCRIPT_NAME and PATH_INFO. */
+  readonly url: string;
+  /** Its raw query without '?', or null when its target had none (Apache's r->prev->args). */
+  readonly query: string | null;
+  /** The meta-variables its script saw; null when none were recorded. */
+  readonly previous: Readonly<Record<string, string>> | null;
+  /** True when that request was itself the target of a local redirect. */
+  readonly previousRedirected: boolean;
 }
 
 /** Kernel limits of execve(2) on Linux: MAX_ARG_STRLEN is 32 pages per string. */
@@ -190,11 +223,29 @@ export function buildMetaVariables(input: MetaInput): MetaVariables {
   env['SERVER_ADDR'] = plainAddress(input.localAddress);
   env['REQUEST_SCHEME'] = input.tls ? 'https' : 'http';
   if (input.tls) env['HTTPS'] = 'on';
+  // Not RFC 3875: php-cgi's cgi.force_redirect refuses to run without it, so, as nginx's
+  // fastcgi_params does, every request carries it; after a local redirect it is Apache's record
+  // of the redirecting response's status (200), the same value.
   env['REDIRECT_STATUS'] = String(input.redirectStatus ?? 200);
+  if (input.redirect) addRedirectVariables(env, input.redirect);
   if (input.extra) {
     for (const k of Object.keys(input.extra)) if (env[k] === undefined) env[k] = input.extra[k] as string;
   }
   return env;
+}
+
+/** The REDIRECT_* variables of a redirected request (see RedirectInput); after the request's own. */
+function addRedirectVariables(env: MetaVariables, r: RedirectInput): void {
+  const prev = r.previous;
+  if (prev !== null) {
+    for (const k of Object.keys(prev)) {
+      if (k === 'REDIRECT_STATUS' && !r.previousRedirected) continue;
+      env['REDIRECT_' + k] = prev[k] as string;
+    }
+  }
+  env['REDIRECT_URL'] = r.url;
+  if (r.query !== null) env['REDIRECT_QUERY_STRING'] = r.query;
+  else env['REDIRECT_QUERY_STRING'] ??= '';
 }
 
 /**

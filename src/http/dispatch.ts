@@ -24,7 +24,8 @@ export class Dispatcher {
     return undefined;
   }
 
-  async run(req: IncomingMessage, res: ServerResponse, id: string, log: Logger, method: string, target: string, depth: number, kindOut: { kind: RouteKind }): Promise<void> {
+  /** `previous` is the dispatch that redirected here (RFC 3875 §6.2.2), undefined at depth 0. */
+  async run(req: IncomingMessage, res: ServerResponse, id: string, log: Logger, method: string, target: string, depth: number, kindOut: { kind: RouteKind }, previous?: RequestContext): Promise<void> {
     const q = target.indexOf('?');
     const rawPath = q < 0 ? target : target.slice(0, q);
     const query = q < 0 ? '' : target.slice(q + 1);
@@ -42,10 +43,12 @@ export class Dispatcher {
       rawPath,
       query,
       redirectDepth: depth,
+      previous,
+      metaVariables: undefined,
       kind: mount?.kind ?? 'static',
       redirect: (next: string) => {
         if (depth + 1 > MAX_REDIRECT_DEPTH) return Promise.reject(new ForkfastError('FF_REDIRECT_LOOP', `more than ${MAX_REDIRECT_DEPTH} local redirects`));
-        return this.run(req, res, id, log, 'GET', next, depth + 1, kindOut);
+        return this.run(req, res, id, log, 'GET', next, depth + 1, kindOut, ctx);
       },
     };
     kindOut.kind = ctx.kind;

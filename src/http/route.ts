@@ -21,6 +21,16 @@ export interface RequestContext {
   readonly query: string;
   /** How many local redirects led here; the request body belongs only to depth 0. */
   readonly redirectDepth: number;
+  /**
+   * The dispatch whose script answered with a local redirect to this one (Apache's r->prev), or
+   * undefined at depth 0: the source of the REDIRECT_* meta-variables (cgi/env).
+   */
+  readonly previous?: RequestContext | undefined;
+  /**
+   * The meta-variables this dispatch handed its script, recorded by cgi/env-http so that a local
+   * redirect can pass them on with a REDIRECT_ prefix; undefined when no script ran.
+   */
+  metaVariables?: Readonly<Record<string, string>> | undefined;
   /** The route kind that took the request, for the access log. */
   kind: RouteKind;
   /** Re-dispatch as a GET to a local path (a CGI local redirect). Rejects past the depth limit. */
