@@ -20,7 +20,7 @@ const STREAM_CHUNK = 64 * 1024;
 
 /**
  * Answers a GET or HEAD for `rep`. Owns `body`: an open descriptor is closed on every path (streamed with
- * autoClose, or closed here when no body goes out). Resolves when the response is finished or the
+ * autoClose, closed after the last multipart part, or closed here when no body goes out). Resolves when the response is finished or the
  * client went away, so the front's access log sees the real duration.
  */
 export async function respond(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, rep: Representation, body: Body, nowMs: number): Promise<void> {
