@@ -37,19 +37,18 @@ export function createFront(opts: FrontOptions): Front {
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const id = prefix + (++seq).toString(36);
-    const started = process.hrtime.bigint();
+    // The access line's inputs cost more than a small response when the level drops the line.
+    const logging = log.isLevelEnabled('info');
+    const started = logging ? process.hrtime.bigint() : 0n;
     const socket = req.socket;
-    const bytesBefore = socket.bytesWritten;
+    const bytesBefore = logging ? socket.bytesWritten : 0;
     const route: { kind: RouteKind } = { kind: 'static' };
     inFlight++;
     res.setHeader('x-request-id', id);
-    let logged = false;
+    // A ServerResponse emits 'close' once, after 'finish' or when the connection went first.
     const done = (): void => {
-      if (logged) return;
-      logged = true;
       inFlight--;
-      // The line's fields cost more than a small response when the level drops them anyway.
-      if (!log.isLevelEnabled('info')) return;
+      if (!logging) return;
       log.info(
         {
           reqId: id,
@@ -65,7 +64,6 @@ export function createFront(opts: FrontOptions): Front {
         'request',
       );
     };
-    res.once('finish', done);
     res.once('close', done);
     // A declared body over the limit is refused before any route sees it; chunked bodies are
     // counted by whoever reads them (the CGI spool, the FastCGI client).
