@@ -88,7 +88,7 @@ export class ClientConnection implements RecordSink, ReadGate {
   private nextId = 1;
   private closeErr: FastcgiError | null = null;
 
-  constructor(readonly upstream: string, addr: UpstreamAddress, private readonly owner: ConnOwner, connectTimeoutMs: number, readonly probe: boolean) {
+  constructor(readonly upstream: string, addr: UpstreamAddress, private readonly owner: ConnOwner, private readonly connectTimeoutMs: number, readonly probe: boolean) {
     this.socket = connect(addr);
     this.out = new RecordOutput(this.socket);
     this.decoder = new RecordDecoder(this);
@@ -109,8 +109,17 @@ export class ClientConnection implements RecordSink, ReadGate {
     this.connectTimer = null;
     this.connected = true;
     if (this.probe) {
-      // §4.1: ask whether the application multiplexes. php-fpm answers and then closes.
+      // §4.1: ask whether the application multiplexes. php-fpm answers and then closes. Requests
+      // wait for the answer, so it is bounded: an application that accepted but does not read
+      // (every php-fpm child busy, the connection still in its backlog) or ignores management
+      // records counts as one that does not multiplex, and requests go on; a hung one then
+      // fails them by its own idle timeout, not by waiting forever here.
       this.out.write(encodeGetValues([FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS]));
+      this.connectTimer = setTimeout(() => {
+        this.connectTimer = null;
+        this.owner.probeResult(this, null);
+        this.close();
+      }, this.connectTimeoutMs);
       return;
     }
     this.state = 'ready';
@@ -141,8 +150,12 @@ export class ClientConnection implements RecordSink, ReadGate {
       const m = new Map<string, string>();
       const ok = decodeNameValuePairs(content, m);
       const num = (k: string): number => Number.parseInt(m.get(k) ?? '', 10) || 0;
-      if (this.probe) this.owner.probeResult(this, ok ? { mpxs: m.get(FCGI_MPXS_CONNS) === '1', maxReqs: num(FCGI_MAX_REQS), maxConns: num(FCGI_MAX_CONNS) } : null);
-      if (this.probe) this.close();
+      if (this.probe) {
+        if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+        this.connectTimer = null;
+        this.owner.probeResult(this, ok ? { mpxs: m.get(FCGI_MPXS_CONNS) === '1', maxReqs: num(FCGI_MAX_REQS), maxConns: num(FCGI_MAX_CONNS) } : null);
+        this.close();
+      }
       return;
     }
     if (type !== FCGI_END_REQUEST) return; // UNKNOWN_TYPE answers and stray records: nothing to do

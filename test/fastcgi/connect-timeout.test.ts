@@ -260,11 +260,12 @@ test('HTTP front: a --fastcgi mount whose upstream connect hangs answers 504 Gat
   }
 });
 
-// Found while writing the tests above: the GET_VALUES probe (§4.1) has no timer once connected.
-// An upstream whose kernel completes the handshake but that never reads (php-fpm with every
-// child busy and connections waiting in its listen backlog) keeps the probe open forever, and
-// every queued request waits behind it: neither connectTimeoutMs nor idleTimeoutMs applies.
-test('an upstream that accepts the connection but never answers GET_VALUES fails the request in bounded time', { timeout: 20_000, todo: 'the probe connection has no timeout after connect (client-conn.ts onConnect)' }, async (t) => {
+// Found while writing the tests above, and fixed: the GET_VALUES probe (§4.1) had no timer once
+// connected. An upstream whose kernel completes the handshake but that never reads (php-fpm with
+// every child busy and connections waiting in its listen backlog) kept the probe open forever,
+// and every queued request waited behind it. Now an unanswered probe counts as "does not
+// multiplex" after connectTimeoutMs, and the request fails by the idle timeout.
+test('an upstream that accepts the connection but never answers GET_VALUES fails the request in bounded time', { timeout: 20_000 }, async (t) => {
   const why = skipReason();
   if (why !== null) return void t.skip(why);
   const peer = await startHangPeer('silent');
