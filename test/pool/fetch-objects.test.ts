@@ -6,39 +6,17 @@
 // streaming case from the repo's client (src/fastcgi/client), whose stdout is a stream.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createFastcgiClient } from '../../src/fastcgi/client.js';
 import { fcgiRequest, type FcgiResult } from './fcgi-client.js';
-import { killAllPools, makeFixtureDir, PoolProcess, ROOT, scriptParams } from './harness.js';
+import { killAllPools, PoolProcess, scriptParams, startPoolWithFixtures } from './harness.js';
 import { runCli } from '../helpers/server.js';
 
 after(killAllPools);
 
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'cgi-bin');
-const LIGHT_FIXTURES = readdirSync(FIXTURES).filter((n) => n.startsWith('light-') && n.endsWith('.mjs'));
 
-/** `forkfast pool` with one worker, the light-* fixtures, and `extra` flags (startPool takes no others). */
-async function startFetchPool(extra: string[]): Promise<PoolProcess> {
-  const fixtures = makeFixtureDir();
-  for (const name of LIGHT_FIXTURES) copyFileSync(join(FIXTURES, name), join(fixtures.cgiBin, name));
-  const sock = join(fixtures.dir, 'pool.sock');
-  const args = ['pool', '--listen', sock, '--cgi-bin', fixtures.cgiBin, '--workers', '1', '--log-level', 'info', ...extra];
-  // No FORKFAST_* variable of the caller may change the options under test.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FORKFAST_')));
-  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args], { cwd: fixtures.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const pool = new PoolProcess(proc, fixtures.dir, fixtures.cgiBin, { path: sock });
-  try {
-    await pool.waitFor((l) => l.msg === 'pool ready' || l.level >= 60, 15_000, 'pool ready');
-    assert.equal(pool.count('pool ready'), 1, pool.dump());
-  } catch (err) {
-    await pool.close();
-    throw err;
-  }
-  return pool;
-}
 
 function ask(pool: PoolProcess, name: string, query = '', method = 'GET'): Promise<FcgiResult> {
   return fcgiRequest(pool.address, { ...scriptParams(pool.cgiBin, name, query), REQUEST_METHOD: method });
@@ -57,7 +35,7 @@ function field(head: string[], name: string): string | undefined {
 }
 
 test('light by default, the platform Response with --fetch-objects standard; same answers from both', { timeout: 60_000 }, async () => {
-  const [light, standard] = await Promise.all([startFetchPool([]), startFetchPool(['--fetch-objects', 'standard'])]);
+  const [light, standard] = await Promise.all([startPoolWithFixtures('light-', []), startPoolWithFixtures('light-', ['--fetch-objects', 'standard'])]);
   try {
     // The observable difference: the class behind the global Response.
     assert.equal((await ask(light, 'light-kind.mjs')).body, 'LightResponse\n');
@@ -116,7 +94,7 @@ test('light by default, the platform Response with --fetch-objects standard; sam
 test('a streaming body streams with light and with standard Responses', { timeout: 60_000 }, async () => {
   const log = pino({ level: 'silent' });
   for (const extra of [[], ['--fetch-objects', 'standard']]) {
-    const pool = await startFetchPool(extra);
+    const pool = await startPoolWithFixtures('light-', extra);
     const client = createFastcgiClient({ upstreams: [`unix:${(pool.address as { path: string }).path}`], log });
     try {
       const gate = join(pool.dir, 'gate');

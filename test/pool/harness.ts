@@ -1,7 +1,7 @@
 // Runs a real `forkfast pool` (dist/src/cli.js) in a temp dir with fixture scripts; parses its
 // JSON log lines so tests can wait for lifecycle events; kills every process it saw on close.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,8 @@ export interface PoolOptionsJson {
   cgiBin?: string;
   listen?: string;
   pidFile?: string;
+  /** More `forkfast pool` flags, as given on the command line. */
+  extraArgs?: string[];
 }
 
 const LIVE = new Set<PoolProcess>();
@@ -207,6 +209,7 @@ function cliArgs(o: PoolOptionsJson & { cgiBin: string; listen: string }): strin
   if (o.shutdownTimeoutMs !== undefined) args.push('--shutdown-timeout', String(o.shutdownTimeoutMs / 1000));
   if (o.cgiTimeoutMs !== undefined) args.push('--cgi-timeout', String(o.cgiTimeoutMs / 1000));
   if (o.pidFile !== undefined) args.push('--pid', o.pidFile);
+  if (o.extraArgs !== undefined) args.push(...o.extraArgs);
   return args;
 }
 
@@ -225,6 +228,22 @@ export async function startPool(opts: PoolOptionsJson = {}, fixtures = makeFixtu
   } catch (err) {
     await pool.close();
     throw err;
+  }
+  return pool;
+}
+
+/**
+ * `forkfast pool` with one worker, the handler fixtures of test/fixtures/cgi-bin whose names start
+ * with `prefix`, and `extraArgs`; fails unless exactly one "pool ready" line came.
+ */
+export async function startPoolWithFixtures(prefix: string, extraArgs: string[]): Promise<PoolProcess> {
+  const fixtures = makeFixtureDir();
+  const source = join(ROOT, 'test', 'fixtures', 'cgi-bin');
+  for (const name of readdirSync(source)) if (name.startsWith(prefix) && name.endsWith('.mjs')) copyFileSync(join(source, name), join(fixtures.cgiBin, name));
+  const pool = await startPool({ workers: 1, extraArgs }, fixtures);
+  if (pool.count('pool ready') !== 1) {
+    await pool.close();
+    throw new Error(`pool did not start: ${pool.dump()}`);
   }
   return pool;
 }

@@ -7,36 +7,12 @@
 // fixture fetches from a node:http server started here on 127.0.0.1.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { fcgiRequest, type FcgiResult } from './fcgi-client.js';
-import { killAllPools, makeFixtureDir, PoolProcess, ROOT, scriptParams } from './harness.js';
+import { killAllPools, PoolProcess, scriptParams, startPoolWithFixtures } from './harness.js';
 
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'cgi-bin');
-const LREQ_FIXTURES = readdirSync(FIXTURES).filter((n) => n.startsWith('lreq-') && n.endsWith('.mjs'));
 
-/** `forkfast pool` with one worker, the lreq-* fixtures, and `extra` flags (startPool takes no others). */
-async function startRequestPool(extra: string[]): Promise<PoolProcess> {
-  const fixtures = makeFixtureDir();
-  for (const name of LREQ_FIXTURES) copyFileSync(join(FIXTURES, name), join(fixtures.cgiBin, name));
-  const sock = join(fixtures.dir, 'pool.sock');
-  const args = ['pool', '--listen', sock, '--cgi-bin', fixtures.cgiBin, '--workers', '1', '--log-level', 'info', ...extra];
-  // No FORKFAST_* variable of the caller may change the options under test.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FORKFAST_')));
-  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args], { cwd: fixtures.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const pool = new PoolProcess(proc, fixtures.dir, fixtures.cgiBin, { path: sock });
-  try {
-    await pool.waitFor((l) => l.msg === 'pool ready' || l.level >= 60, 15_000, 'pool ready');
-    assert.equal(pool.count('pool ready'), 1, pool.dump());
-  } catch (err) {
-    await pool.close();
-    throw err;
-  }
-  return pool;
-}
 
 /** A node:http server on 127.0.0.1 that records each request it gets and answers 'up <method> <url>'. */
 interface Upstream {
@@ -70,7 +46,7 @@ let light: PoolProcess;
 let standard: PoolProcess;
 
 before(async () => {
-  [light, standard] = await Promise.all([startRequestPool([]), startRequestPool(['--fetch-objects', 'standard'])]);
+  [light, standard] = await Promise.all([startPoolWithFixtures('lreq-', []), startPoolWithFixtures('lreq-', ['--fetch-objects', 'standard'])]);
 });
 
 after(async () => {
