@@ -42,26 +42,45 @@ struct child_s {
   napi_async_context async;
   pid_t pid;
   int pidfd;
-  int refs; /* open handles + the JS External */
+  int refs;    /* open handles + the JS External: the struct is freed at 0 */
+  int handles; /* open handles: at 0 no callback can come any more */
   bool reaped, err_eof;
 };
 
 /* The main thread's read buffer: callbacks never nest, and JS gets a copy. */
 static char read_buf[64 * 1024];
 
-static void release(child_t *c) {
-  if (--c->refs > 0) return;
+/*
+ * The JS callbacks are held by strong references, and what they close over (the request, its
+ * response, the child's JS wrapper) holds the External. Were the references kept until the
+ * External's finalizer, they would keep the External alive themselves: every request would leak.
+ * So they go as soon as the last handle closed, when no callback can come any more.
+ */
+static void drop_callbacks(child_t *c) {
+  if (c->on_exit == NULL) return;
   napi_delete_reference(c->env, c->on_exit);
   napi_delete_reference(c->env, c->on_stdout);
   napi_delete_reference(c->env, c->on_stderr);
   napi_async_destroy(c->env, c->async);
+  c->on_exit = c->on_stdout = c->on_stderr = NULL;
+  c->async = NULL;
+}
+
+static void release(child_t *c) {
+  if (--c->refs > 0) return;
+  drop_callbacks(c);
   free(c);
+}
+
+static void handle_closed(child_t *c) {
+  if (--c->handles == 0) drop_callbacks(c);
+  release(c);
 }
 
 static void on_pipe_closed(uv_handle_t *h) {
   pipe_t *p = (pipe_t *)h;
   close(p->fd);
-  release(p->child);
+  handle_closed(p->child);
 }
 
 static void pipe_close(pipe_t *p) {
@@ -74,13 +93,13 @@ static void pipe_close(pipe_t *p) {
 static void on_exit_closed(uv_handle_t *h) {
   child_t *c = (child_t *)h;
   close(c->pidfd);
-  release(c);
+  handle_closed(c);
 }
 
 /* Calls a JS callback (inside the caller's handle scope); an exception becomes uncaught. */
 static napi_value call(child_t *c, napi_ref ref, size_t argc, napi_value *argv) {
   napi_value cb = NULL, recv, result = NULL;
-  if (napi_get_reference_value(c->env, ref, &cb) != napi_ok || cb == NULL) return NULL;
+  if (ref == NULL || napi_get_reference_value(c->env, ref, &cb) != napi_ok || cb == NULL) return NULL;
   napi_get_global(c->env, &recv); /* make_callback wants an object receiver */
   if (napi_make_callback(c->env, c->async, recv, cb, argc, argv, &result) != napi_ok) {
     bool pending = false;
@@ -267,6 +286,7 @@ napi_value child_io_start(napi_env env, pid_t pid, int pidfd, int out_fd, int er
   c->out.fd = out_fd;
   c->err.fd = err_fd;
   c->out.open = c->out.active = c->err.open = c->err.active = true;
+  c->handles = 3;
   c->refs++; /* the External */
   napi_create_reference(env, js_on_exit, 1, &c->on_exit);
   napi_create_reference(env, js_on_stdout, 1, &c->on_stdout);
