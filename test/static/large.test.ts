@@ -188,5 +188,6 @@ test('clients that leave during a multi-range 206 leak no descriptor', { timeout
   // The server sees each close a little later than we do: allow it a moment to tidy up.
   const deadline = Date.now() + 5000;
   while (fds() > before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.equal(fds(), before);
+  // Not equal: a descriptor of the test before (a connection it left) may close meanwhile.
+  assert.ok(fds() <= before, `the server holds ${fds()} descriptors, ${before} before the clients came`);
 });
