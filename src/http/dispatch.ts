@@ -30,27 +30,7 @@ export class Dispatcher {
     const rawPath = q < 0 ? target : target.slice(0, q);
     const query = q < 0 ? '' : target.slice(q + 1);
     const mount = this.find(rawPath);
-    // The per-request child logger is made only when a handler logs: most requests never do,
-    // and a pino child per request is a measurable share of a static hit.
-    let reqLog: Logger | undefined;
-    const ctx: RequestContext = {
-      id,
-      get log() {
-        return (reqLog ??= log.child({ reqId: id }));
-      },
-      method,
-      target,
-      rawPath,
-      query,
-      redirectDepth: depth,
-      previous,
-      metaVariables: undefined,
-      kind: mount?.kind ?? 'static',
-      redirect: (next: string) => {
-        if (depth + 1 > MAX_REDIRECT_DEPTH) return Promise.reject(new ForkfastError('FF_REDIRECT_LOOP', `more than ${MAX_REDIRECT_DEPTH} local redirects`));
-        return this.run(req, res, id, log, 'GET', next, depth + 1, kindOut, ctx);
-      },
-    };
+    const ctx = new DispatchContext(this, req, res, id, log, method, target, rawPath, query, depth, kindOut, previous, mount?.kind ?? 'static');
     kindOut.kind = ctx.kind;
     if (!mount || !rawPath.startsWith('/')) {
       sendError(res, mount ? 'FF_BAD_REQUEST' : 'FF_NOT_FOUND', id);
@@ -61,6 +41,44 @@ export class Dispatcher {
     } catch (err) {
       answerError(res, id, ctx.log, err);
     }
+  }
+}
+
+/**
+ * One dispatch's RequestContext. A class, not an object literal with a `get log()`: a literal's
+ * accessor is a new closure per request, which gives every context its own hidden class, made in
+ * old space; that old object then kept the request's young objects alive through every scavenge
+ * until a full GC (measured: ~3 MB surviving each scavenge, half the front's throughput).
+ */
+class DispatchContext implements RequestContext {
+  /** The per-request child logger, made only when a handler logs: most requests never do. */
+  private reqLog: Logger | undefined = undefined;
+  metaVariables: Readonly<Record<string, string>> | undefined = undefined;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    readonly id: string,
+    private readonly baseLog: Logger,
+    readonly method: string,
+    readonly target: string,
+    readonly rawPath: string,
+    readonly query: string,
+    readonly redirectDepth: number,
+    private readonly kindOut: { kind: RouteKind },
+    readonly previous: RequestContext | undefined,
+    public kind: RouteKind,
+  ) {}
+
+  get log(): Logger {
+    return (this.reqLog ??= this.baseLog.child({ reqId: this.id }));
+  }
+
+  redirect(next: string): Promise<void> {
+    const depth = this.redirectDepth + 1;
+    if (depth > MAX_REDIRECT_DEPTH) return Promise.reject(new ForkfastError('FF_REDIRECT_LOOP', `more than ${MAX_REDIRECT_DEPTH} local redirects`));
+    return this.dispatcher.run(this.req, this.res, this.id, this.baseLog, 'GET', next, depth, this.kindOut, this);
   }
 }
 
