@@ -78,6 +78,33 @@ function get(agent: http.Agent, port: number, path: string): Promise<{ status: n
   });
 }
 
+/** Starts nginx with `confPath`; resolves once it answers on `httpPort` (5 s at most). */
+async function startNginx(nginx: string, confPath: string, agent: http.Agent, httpPort: number): Promise<ChildProcess> {
+  const proc = spawn(nginx, ['-c', confPath], { stdio: 'ignore' });
+  const deadline = Date.now() + 5000;
+  while (!(await get(agent, httpPort, '/nothing').then(() => true, () => false))) {
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error('nginx did not start');
+    }
+    await sleep(50);
+  }
+  return proc;
+}
+
+/** SIGQUIT (graceful), then SIGKILL after 3 s; resolves when nginx exited. */
+function stopNginx(proc: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    proc.kill('SIGQUIT');
+  });
+}
+
 test('nginx in front of the pool serves a handler module and a program over reused keep-alive connections', { timeout: 60_000 }, async (t) => {
   const nginx = findNginx();
   if (nginx === null) return t.skip('nginx not installed');
@@ -92,14 +119,7 @@ test('nginx in front of the pool serves a handler module and a program over reus
     writeFileSync(confPath, nginxConfig(fixtures.dir, httpPort, poolPort));
     const check = spawnSync(nginx, ['-t', '-c', confPath], { encoding: 'utf8' });
     assert.equal(check.status, 0, check.stderr);
-    proc = spawn(nginx, ['-c', confPath], { stdio: 'ignore' });
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const ok = await get(agent, httpPort, '/nothing').then(() => true, () => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error('nginx did not start');
-      await sleep(50);
-    }
+    proc = await startNginx(nginx, confPath, agent, httpPort);
 
     const counts: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -134,19 +154,7 @@ test('nginx in front of the pool serves a handler module and a program over reus
     await pool.waitFor((l) => /worker timed out/.test(l.msg), 5000, 'timeout line');
   } finally {
     agent.destroy();
-    if (proc !== null) {
-      proc.kill('SIGQUIT');
-      await new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          proc!.kill('SIGKILL');
-          resolve(null);
-        }, 3000);
-        proc!.once('exit', () => {
-          clearTimeout(timer);
-          resolve(null);
-        });
-      });
-    }
+    if (proc !== null) await stopNginx(proc);
     await pool.close();
   }
 });
@@ -163,12 +171,7 @@ test('behind nginx keep-alive: SIGHUP reload and max-requests recycling under lo
     const httpPort = await freePort();
     const confPath = join(fixtures.dir, 'nginx.conf');
     writeFileSync(confPath, nginxConfig(fixtures.dir, httpPort, poolPort));
-    proc = spawn(nginx, ['-c', confPath], { stdio: 'ignore' });
-    const deadline = Date.now() + 5000;
-    while (!(await get(agent, httpPort, '/nothing').then(() => true, () => false))) {
-      if (Date.now() > deadline) throw new Error('nginx did not start');
-      await sleep(50);
-    }
+    proc = await startNginx(nginx, confPath, agent, httpPort);
     let running = true;
     let ok = 0;
     const failures: string[] = [];
@@ -196,19 +199,7 @@ test('behind nginx keep-alive: SIGHUP reload and max-requests recycling under lo
     assert.ok(ok > 200, `only ${ok} requests`);
   } finally {
     agent.destroy();
-    if (proc !== null) {
-      proc.kill('SIGQUIT');
-      await new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          proc!.kill('SIGKILL');
-          resolve(null);
-        }, 3000);
-        proc!.once('exit', () => {
-          clearTimeout(timer);
-          resolve(null);
-        });
-      });
-    }
+    if (proc !== null) await stopNginx(proc);
     await pool.close();
   }
 });
