@@ -123,33 +123,48 @@ export function encodeBeginRequest(requestId: number, role: Role, keepConn: bool
  * terminator, and with `noBody` the empty FCGI_STDIN record too.
  */
 export function encodeRequestHead(requestId: number, params: Buffer, noBody: boolean): Buffer {
-  const len = params.length;
-  let total = FCGI_HEADER_LEN + 8 + FCGI_HEADER_LEN + (noBody ? FCGI_HEADER_LEN : 0);
-  for (let off = 0; off < len; off += FCGI_MAX_CONTENT_LENGTH) {
-    const n = Math.min(FCGI_MAX_CONTENT_LENGTH, len - off);
-    total += FCGI_HEADER_LEN + n + paddingFor(n);
-  }
+  const total = FCGI_HEADER_LEN + 8 + streamLength(params.length) + FCGI_HEADER_LEN + (noBody ? FCGI_HEADER_LEN : 0);
   const out = Buffer.allocUnsafe(total);
   writeHeader(out, 0, FCGI_BEGIN_REQUEST, requestId, 8, 0);
   out[8] = FCGI_RESPONDER >>> 8;
   out[9] = FCGI_RESPONDER & 0xff;
   out[10] = FCGI_KEEP_CONN;
   out.fill(0, 11, 16);
-  let at = 16;
-  for (let off = 0; off < len; off += FCGI_MAX_CONTENT_LENGTH) {
-    const n = Math.min(FCGI_MAX_CONTENT_LENGTH, len - off);
-    const pad = paddingFor(n);
-    writeHeader(out, at, FCGI_PARAMS, requestId, n, pad);
-    at += FCGI_HEADER_LEN;
-    out.set(n === len ? params : params.subarray(off, off + n), at);
-    at += n;
-    out.fill(0, at, at + pad);
-    at += pad;
-  }
+  let at = writeStream(out, 16, FCGI_PARAMS, requestId, params);
   writeHeader(out, at, FCGI_PARAMS, requestId, 0, 0);
   at += FCGI_HEADER_LEN;
   if (noBody) writeHeader(out, at, FCGI_STDIN, requestId, 0, 0);
   return out;
+}
+
+/** Bytes that `len` content bytes take as stream records (§3.3: at most 65535 each, padded to 8). */
+function streamLength(len: number): number {
+  let total = 0;
+  for (let off = 0; off < len; off += FCGI_MAX_CONTENT_LENGTH) {
+    const n = Math.min(FCGI_MAX_CONTENT_LENGTH, len - off);
+    total += FCGI_HEADER_LEN + n + paddingFor(n);
+  }
+  return total;
+}
+
+/**
+ * Writes `data` as stream records of `type` into `out` at `at` (room sized by streamLength), and
+ * returns the offset after them. A string is written as latin1, one byte per character.
+ */
+function writeStream(out: Buffer, at: number, type: number, requestId: number, data: string | Uint8Array): number {
+  const len = data.length;
+  for (let off = 0; off < len; off += FCGI_MAX_CONTENT_LENGTH) {
+    const n = Math.min(FCGI_MAX_CONTENT_LENGTH, len - off);
+    const pad = paddingFor(n);
+    writeHeader(out, at, type, requestId, n, pad);
+    at += FCGI_HEADER_LEN;
+    if (typeof data === 'string') out.write(n === len ? data : data.slice(off, off + n), at, n, 'latin1');
+    else out.set(n === len ? data : data.subarray(off, off + n), at);
+    at += n;
+    out.fill(0, at, at + pad);
+    at += pad;
+  }
+  return at;
 }
 
 /** §5.5: FCGI_END_REQUEST with FCGI_EndRequestBody {appStatus, protocolStatus}. */
@@ -168,25 +183,9 @@ export function encodeEndRequest(requestId: number, appStatus: number, protocolS
  * written as latin1, one byte per character: a CGI header block is bytes (RFC 3875 §6).
  */
 export function encodeResponse(requestId: number, data: string | Uint8Array, stderrUsed: boolean, appStatus: number): Buffer {
-  const len = data.length;
-  let total = FCGI_HEADER_LEN + (stderrUsed ? FCGI_HEADER_LEN : 0) + FCGI_HEADER_LEN + 8;
-  for (let off = 0; off < len; off += FCGI_MAX_CONTENT_LENGTH) {
-    const n = Math.min(FCGI_MAX_CONTENT_LENGTH, len - off);
-    total += FCGI_HEADER_LEN + n + paddingFor(n);
-  }
+  const total = streamLength(data.length) + FCGI_HEADER_LEN + (stderrUsed ? FCGI_HEADER_LEN : 0) + FCGI_HEADER_LEN + 8;
   const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (let off = 0; off < len; off += FCGI_MAX_CONTENT_LENGTH) {
-    const n = Math.min(FCGI_MAX_CONTENT_LENGTH, len - off);
-    const pad = paddingFor(n);
-    writeHeader(out, at, FCGI_STDOUT, requestId, n, pad);
-    at += FCGI_HEADER_LEN;
-    if (typeof data === 'string') out.write(n === len ? data : data.slice(off, off + n), at, n, 'latin1');
-    else out.set(n === len ? data : data.subarray(off, off + n), at);
-    at += n;
-    out.fill(0, at, at + pad);
-    at += pad;
-  }
+  let at = writeStream(out, 0, FCGI_STDOUT, requestId, data);
   writeHeader(out, at, FCGI_STDOUT, requestId, 0, 0);
   at += FCGI_HEADER_LEN;
   if (stderrUsed) {
