@@ -100,16 +100,21 @@ export interface RawResponse {
  * Sends one request with the target exactly as given (no URL normalisation, unlike fetch) and
  * reads until the server closes (Connection: close). Rejects after `timeoutMs`.
  */
-export function request(port: number, method: string, target: string, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<RawResponse> {
+export async function request(port: number, method: string, target: string, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<RawResponse> {
+  const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  return parse(await exchange(port, `${lines.join('\r\n')}\r\n\r\n`, timeoutMs, `${method} ${target}`));
+}
+
+/** Writes `text` (latin1) on a new connection and resolves with every byte until the server closes it. */
+export function exchange(port: number, text: string, timeoutMs: number, what: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new Error(`timeout: ${method} ${target}`));
+      reject(new Error(`timeout: ${what}`));
     }, timeoutMs);
-    const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-    sock.on('connect', () => sock.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'));
+    sock.on('connect', () => sock.write(text, 'latin1'));
     sock.on('data', (c: Buffer) => chunks.push(c));
     sock.on('error', (err) => {
       clearTimeout(timer);
@@ -117,11 +122,7 @@ export function request(port: number, method: string, target: string, headers: R
     });
     sock.on('close', () => {
       clearTimeout(timer);
-      try {
-        resolve(parse(Buffer.concat(chunks)));
-      } catch (err) {
-        reject(err as Error);
-      }
+      resolve(Buffer.concat(chunks));
     });
   });
 }

@@ -3,13 +3,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
 import { MAX_RANGES } from '../../src/static/range.js';
 import { createStaticMount } from '../../src/static/serve.js';
 import { parseByteranges, pattern } from './byteranges.js';
-import { makeTree, request, serve, type RawResponse, type Running, type Tree } from './harness.js';
+import { exchange, makeTree, request, serve, type RawResponse, type Running, type Tree } from './harness.js';
 
 const MID = pattern(40 * 1024); // under the 64 KiB small-file limit: read whole, cached when on
 const BIG = pattern(300 * 1024 + 17); // over it: streamed from the descriptor, several chunks
@@ -32,24 +31,7 @@ function checkParts(r: RawResponse, file: Buffer, type: string): [number, number
 
 /** Two requests written at once on one connection; the second closes it. Proves the first's framing. */
 function pipelined(port: number, first: string, second: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error('pipelined requests timed out'));
-    }, 5000);
-    sock.on('connect', () => sock.write(`${first}\r\n\r\n${second}\r\nConnection: close\r\n\r\n`, 'latin1'));
-    sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    sock.on('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-  });
+  return exchange(port, `${first}\r\n\r\n${second}\r\nConnection: close\r\n\r\n`, 5000, 'pipelined requests');
 }
 
 for (const cache of [true, false]) {
