@@ -16,7 +16,6 @@ interface Pending {
   expire(): void;
 }
 
-
 /**
  * The handler's `env`: the PARAMS as a frozen object. HTTP_PROXY never reaches it
  * (CVE-2016-5385; the responder drops it too), and SCRIPT_FILENAME is the real path we run.
