@@ -7,6 +7,7 @@ import { startNodeChild } from './spawn-node.js';
 import { abortError, SlotQueue } from './spawn-queue.js';
 import { SpawnError, type ChildExit, type SpawnedChild, type Spawner, type SpawnerOptions, type SpawnRequest } from './spawn-types.js';
 import { loadNativeStarter, type NativeMode } from './spawn-native.js';
+import { LiveSet } from '../live-set.js';
 
 export { SpawnError } from './spawn-types.js';
 export type { ChildExit, ExitReason, SpawnedChild, Spawner, SpawnerOptions, SpawnRequest } from './spawn-types.js';
@@ -52,7 +53,7 @@ export function createSpawner(options: SpawnerOptions, parentLog: Logger, intern
   const log = parentLog.child({ component: 'spawn' });
   const backend = chooseBackend(options, log, internals);
   const slots = new SlotQueue(options.maxChildren, Math.max(0, options.queueSize));
-  const children = new Set<SpawnedChild>();
+  const children = new LiveSet<SpawnedChild>();
   let spawned = 0;
   let closing = false;
 

@@ -11,6 +11,7 @@ import {
 } from './protocol.js';
 import { RecordOutput, RecordWriter, type ReadGate } from './streams.js';
 import { StdoutHolder } from './client-stdout.js';
+import { RequestTable } from './request-table.js';
 import type { AbortSignalLike } from './client.js';
 
 /** Where to connect: a TCP host and port, or a unix socket path. */
@@ -77,7 +78,7 @@ export class ClientConnection implements RecordSink, ReadGate {
   state: 'connecting' | 'ready' | 'closed' = 'connecting';
   /** Requests completed on this connection: a fresh one has 0. */
   served = 0;
-  readonly exchanges = new Map<number, Exchange>();
+  readonly exchanges = new RequestTable<Exchange>();
   private readonly socket: Socket;
   private readonly out: RecordOutput;
   private readonly decoder: RecordDecoder;
@@ -85,7 +86,6 @@ export class ClientConnection implements RecordSink, ReadGate {
   private sweeper: NodeJS.Timeout | null = null;
   private holds = 0;
   private connected = false;
-  private nextId = 1;
   private closeErr: FastcgiError | null = null;
 
   constructor(readonly upstream: string, addr: UpstreamAddress, private readonly owner: ConnOwner, private readonly connectTimeoutMs: number, readonly probe: boolean) {
@@ -183,10 +183,10 @@ export class ClientConnection implements RecordSink, ReadGate {
 
   /** Binds a job to a fresh request id and sends BEGIN_REQUEST, PARAMS and the body (§5.1-5.3). */
   start(job: Job): void {
-    const id = this.allocateId();
-    const ex = new Exchange(this, id, job, this.owner.stdoutHighWaterMark);
+    // Ids are reused once their END_REQUEST arrived, the last freed first (§3.3: "tightly packed").
+    const ex = this.exchanges.claim((id) => new Exchange(this, id, job, this.owner.stdoutHighWaterMark));
+    const id = ex.id;
     job.exchange = ex;
-    this.exchanges.set(id, ex);
     this.out.write(encodeRequestHead(id, job.params, job.body === null));
     if (job.body !== null) {
       const w = new RecordWriter(this.out, FCGI_STDIN, id, 64 * 1024, null);
@@ -195,15 +195,6 @@ export class ClientConnection implements RecordSink, ReadGate {
       job.body.pipe(w);
     }
     if (this.owner.idleTimeoutMs > 0 && this.sweeper === null) this.startSweeper();
-  }
-
-  private allocateId(): number {
-    // Ids are reused once their END_REQUEST arrived; keep them small (§3.3: "tightly packed").
-    let id = this.nextId;
-    while (this.exchanges.has(id)) id = id >= 0xffff ? 1 : id + 1;
-    this.nextId = id >= 0xffff ? 1 : id + 1;
-    if (this.exchanges.size === 0) this.nextId = 1;
-    return id;
   }
 
   /** §5.4: the caller went away. The id stays reserved until END_REQUEST (or the idle timer). */
@@ -225,7 +216,7 @@ export class ClientConnection implements RecordSink, ReadGate {
     const idle = this.owner.idleTimeoutMs;
     this.sweeper = setInterval(() => {
       const now = Date.now();
-      for (const ex of [...this.exchanges.values()]) if (now - ex.lastActive >= idle) this.onIdle(ex);
+      for (const ex of this.exchanges.values()) if (now - ex.lastActive >= idle) this.onIdle(ex);
     }, Math.max(5, Math.floor(idle / 4)));
     this.sweeper.unref();
   }
@@ -284,7 +275,7 @@ export class ClientConnection implements RecordSink, ReadGate {
     const unanswered: Job[] = [];
     const reason = err ?? new FastcgiError(wasConnecting ? 'FCGI_CONNECT_REFUSED' : 'FCGI_CONN_RESET', `FastCGI upstream ${this.upstream} closed the connection`);
     for (const ex of this.exchanges.values()) {
-        this.stopBody(ex);
+      this.stopBody(ex);
       if (ex.aborted) continue;
       if (!ex.gotRecord && (ex.stdin === null || ex.stdin.bytes === 0)) unanswered.push(ex.job);
       else {

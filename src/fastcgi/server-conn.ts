@@ -10,11 +10,12 @@ import type { ResponderShared } from './server.js';
 import { RecordOutput, type ReadGate } from './streams.js';
 import type { FastcgiError } from './errors.js';
 import { RequestImpl } from './server-request.js';
+import { RequestTable } from './request-table.js';
 
 export class ResponderConnection implements RecordSink, ReadGate {
   readonly out: RecordOutput;
   private readonly decoder: RecordDecoder;
-  private readonly requests = new Map<number, RequestImpl>();
+  private readonly requests = new RequestTable<RequestImpl>();
   private holds = 0;
   private closed = false;
   private closeWhenDone = false;
@@ -152,7 +153,7 @@ export class ResponderConnection implements RecordSink, ReadGate {
   }
 
   private abortAll(why: string): void {
-    for (const req of [...this.requests.values()]) req.abort(why);
+    for (const req of this.requests.values()) req.abort(why);
   }
 
   private onEnd(): void {

@@ -30,6 +30,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { Role } from './protocol.js';
 import { ResponderConnection } from './server-conn.js';
+import { LiveSet } from '../live-set.js';
 
 export interface ResponderRequest {
   /** §3.3: the request id on its connection (unique among that connection's active requests). */
@@ -118,7 +119,7 @@ export interface ResponderShared {
 }
 
 export function createResponder(opts: ResponderOptions): Responder {
-  const conns = new Set<ResponderConnection>();
+  const conns = new LiveSet<ResponderConnection>();
   const servers = new Set<Server>();
   let connectionsTotal = 0;
   let idleWaiter: (() => void) | null = null;
@@ -175,7 +176,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     if (conns.size === 0) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        for (const c of [...conns]) c.destroy('responder closed');
+        for (const c of conns) c.destroy('responder closed');
       }, graceMs);
       timer.unref();
       idleWaiter = () => {

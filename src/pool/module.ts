@@ -9,6 +9,7 @@ import type { ResponderRequest } from '../fastcgi/server.js';
 import { hasRequestBody, loadHandler, requestFromCgi, sendCgiResponse, type CgiEnv, type FetchFunction } from '../app/handler.js';
 import { writeCgiError } from './cgi-error.js';
 import type { LocatedScript } from './script.js';
+import { LiveSet } from '../live-set.js';
 
 /** A call waiting for its handler, with the time after which it answers 504. */
 interface Pending {
@@ -33,7 +34,7 @@ export class ModuleRunner {
   /** The imports that succeeded: a request for a loaded module calls it without awaiting. */
   private readonly ready = new Map<string, FetchFunction>();
   /** One coarse sweep instead of a timer per request: timers were ~5 % of a worker's CPU. */
-  private readonly pending = new Set<Pending>();
+  private readonly pending = new LiveSet<Pending>();
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(

@@ -12,6 +12,7 @@ import { installLightResponse } from '../app/light-response.js';
 import { ModuleRunner, stackOf } from './module.js';
 import { runProgram } from './program.js';
 import { ScriptLocator, type LocatedScript, type ScriptMiss } from './script.js';
+import { LiveSet } from '../live-set.js';
 import { WORKER_BOOT_ERROR, isMasterMessage, type WorkerConfig, type WorkerMessage } from './types.js';
 
 /** booting -> serving -> (retiring: asked to be replaced, still serving) -> draining -> exiting. */
@@ -115,7 +116,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   const server = net.createServer();
   responder.attach(server);
   // Accepted connections, to tell a fresh one (its request still on the way) from an idle one.
-  const sockets = new Set<net.Socket>();
+  const sockets = new LiveSet<net.Socket>();
   server.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
