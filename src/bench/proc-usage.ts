@@ -8,6 +8,9 @@ interface ProcStat {
   /** utime + stime + cutime + cstime, in clock ticks: cutime/cstime hold reaped children. */
   ticks: number;
   rssPages: number;
+  /** Virtual memory size in bytes (field 23) and the command name (field 2). */
+  vsize: number;
+  comm: string;
   /** Start time since boot (field 22): tells a reused pid from the process we saw before. */
   startTime: number;
 }
@@ -39,9 +42,11 @@ export function parseProcStat(text: string): ProcStat | null {
   const ppid = field(4);
   const ticks = field(14) + field(15) + field(16) + field(17);
   const rssPages = field(24);
+  const vsize = field(23);
   const startTime = field(22);
-  if (![ppid, ticks, rssPages, startTime].every(Number.isFinite)) return null;
-  return { ppid, ticks, rssPages, startTime };
+  const comm = text.slice(text.indexOf('(') + 1, close);
+  if (![ppid, ticks, rssPages, vsize, startTime].every(Number.isFinite)) return null;
+  return { ppid, ticks, rssPages, vsize, comm, startTime };
 }
 
 function readStat(pid: number): ProcStat | null {
@@ -50,6 +55,16 @@ function readStat(pid: number): ProcStat | null {
   } catch {
     return null; // gone between readdir and read: a CGI child that just ended
   }
+}
+
+/**
+ * A child caught between clone(CLONE_VM) and exec (the native spawner's vfork-style start) still
+ * uses its parent's address space, and /proc shows the parent's whole RSS for it: counted, 32
+ * children starting at once added hundreds of MiB that were never there. Same name, same size.
+ */
+export function sharesParentMemory(st: ProcStat, tree: Map<number, ProcStat>): boolean {
+  const parent = tree.get(st.ppid);
+  return parent !== undefined && parent.comm === st.comm && parent.vsize === st.vsize;
 }
 
 /** The stats of root and every live descendant, keyed by pid. */
@@ -107,7 +122,7 @@ export class UsageSampler {
 
   private sampleRss(tree: Map<number, ProcStat>): void {
     let pages = 0;
-    for (const st of tree.values()) pages += st.rssPages;
+    for (const st of tree.values()) if (!sharesParentMemory(st, tree)) pages += st.rssPages;
     this.peakRss = Math.max(this.peakRss, pages * sysUnits().page);
   }
 

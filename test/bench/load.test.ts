@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runLoad } from '../../src/bench/load.js';
-import { parseProcStat, treeStats, UsageSampler } from '../../src/bench/proc-usage.js';
+import { parseProcStat, sharesParentMemory, treeStats, UsageSampler } from '../../src/bench/proc-usage.js';
 
 async function hasAutocannon(): Promise<boolean> {
   const specifier = 'autocannon';
@@ -60,8 +60,38 @@ test('parseProcStat counts fields after the last parenthesis', () => {
   // pid (comm) state ppid ... ; a comm with spaces and a ')' inside.
   const fields = Array.from({ length: 50 }, (_, i) => String(i + 3));
   const st = parseProcStat(`123 (a b) c) ${fields.join(' ')}`);
-  assert.deepEqual(st, { ppid: 4, ticks: 14 + 15 + 16 + 17, rssPages: 24, startTime: 22 });
+  assert.deepEqual(st, { ppid: 4, ticks: 14 + 15 + 16 + 17, rssPages: 24, vsize: 23, comm: 'a b) c', startTime: 22 });
   assert.equal(parseProcStat('garbage'), null);
+});
+
+test('a child between clone(CLONE_VM) and exec is not counted twice; a real child is', async (t) => {
+  if (process.platform !== 'linux') return t.skip('needs /proc');
+  const line = (pid: number, comm: string, ppid: number, vsize: number, rss: number): string => {
+    const f = Array.from({ length: 50 }, () => '0');
+    f[4 - 3] = String(ppid);
+    f[23 - 3] = String(vsize);
+    f[24 - 3] = String(rss);
+    return `${pid} (${comm}) ${f.join(' ')}`;
+  };
+  const tree = new Map([
+    [10, parseProcStat(line(10, 'node', 1, 1_000_000, 500))!],
+    [11, parseProcStat(line(11, 'node', 10, 1_000_000, 500))!], // mid-vfork: the parent's mm
+    [12, parseProcStat(line(12, 'hello.sh', 10, 2_000, 3))!], // exec'd
+  ]);
+  assert.equal(sharesParentMemory(tree.get(11)!, tree), true);
+  assert.equal(sharesParentMemory(tree.get(12)!, tree), false);
+  assert.equal(sharesParentMemory(tree.get(10)!, tree), false);
+  // A real child of this process has its own memory.
+  const child = spawn('sleep', ['2'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const real = treeStats(process.pid);
+    const st = real.get(child.pid as number);
+    assert.ok(st !== undefined, 'the child is in the tree');
+    assert.equal(sharesParentMemory(st, real), false);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
 
 test('UsageSampler sees the CPU and memory of a grandchild', { timeout: 20000 }, async (t) => {
