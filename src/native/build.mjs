@@ -40,11 +40,19 @@ if (!gyp) skip('node-gyp not found (it ships with npm)');
 
 // Offline: point node-gyp at the headers of the running node when they are installed next to it
 // (distribution packages put them in <prefix>/include/node); otherwise it uses its cache.
+// node-gyp lets npm_config_* variables override its command line, so a `nodedir` in an npmrc
+// (npm exports it as npm_config_nodedir) would win over --nodedir and build against another
+// node's headers: replace the variable as well.
 const args = [gyp, 'rebuild', '--silent'];
+const env = { ...process.env };
 const prefix = dirname(dirname(process.execPath));
-if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) {
+  args.push(`--nodedir=${prefix}`);
+  for (const k of Object.keys(env)) if (/^npm_config_nodedir$/i.test(k)) delete env[k];
+  env.npm_config_nodedir = prefix;
+}
 // Quiet on success (npm install output stays readable); the compiler's words when it fails.
-const r = spawnSync(process.execPath, args, { cwd: here, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+const r = spawnSync(process.execPath, args, { cwd: here, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 if (r.status !== 0) {
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
   if (out) console.error(out);

@@ -81,10 +81,12 @@ test('cgi-fcgi (libfcgi) drives our responder with env vars and a body', { timeo
       env: { REQUEST_METHOD: 'POST', QUERY_STRING: 'from=libfcgi', CONTENT_LENGTH: '11', SCRIPT_FILENAME: '/srv/x' },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
+    // Listen for 'exit' before reading: it can come before stdout's end (Node 24 does that now and then).
+    const exited = new Promise((r) => child.once('exit', r));
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     child.stdin.end('hello world');
     const out = (await readAll(child.stdout)).toString();
-    await new Promise((r) => child.once('exit', r));
+    await exited;
     clearTimeout(timer);
     assert.match(out, /^Status: 201 Created\r\n/);
     assert.match(out, /X-Body-Length: 11\r\n/);
