@@ -11,6 +11,7 @@ import type { ResponderRequest } from '../fastcgi/server.js';
 import { checkExecLimits } from '../cgi/env.js';
 import { SpawnError, type Spawner } from '../cgi/spawn-types.js';
 import { writeCgiError } from './cgi-error.js';
+import { collectSmall } from '../cgi/stdout-collect.js';
 import type { LocatedScript } from './script.js';
 
 export interface ProgramOptions {
@@ -21,8 +22,17 @@ export interface ProgramOptions {
   readonly idleTimeoutMs: number;
 }
 
+/** As the front's /cgi-bin/ (cgi/mount): up to this much, ending this soon after its first byte. */
+const COLLECT_MAX_BYTES = 64 * 1024;
+const COLLECT_WAIT_MS = 20;
+
 /** Variables a FastCGI peer may send that a child must never see. */
 const DROPPED = ['HTTP_PROXY'] as const; // CVE-2016-5385 "httpoxy"
+
+function hasBody(params: ReadonlyMap<string, string>): boolean {
+  const length = params.get('CONTENT_LENGTH');
+  return length !== undefined && length !== '' && length !== '0';
+}
 
 export async function runProgram(r: ResponderRequest, script: LocatedScript, opts: ProgramOptions, log: Logger): Promise<void> {
   const env: Record<string, string> = { ...opts.extraEnv };
@@ -42,7 +52,9 @@ export async function runProgram(r: ResponderRequest, script: LocatedScript, opt
         args: [],
         cwd: script.dir,
         env,
-        stdin: r.stdin,
+        // No body (CONTENT_LENGTH unset, empty as nginx sends it, or 0: RFC 3875 §4.1.2): stdin
+        // is /dev/null, as from the front's /cgi-bin/, without a pipe and a stream to feed it.
+        stdin: hasBody(r.params) ? r.stdin : null,
         idleTimeoutMs: opts.idleTimeoutMs,
         timeoutMs: opts.timeoutMs,
         onStderrLine: (line) => {
@@ -62,15 +74,22 @@ export async function runProgram(r: ResponderRequest, script: LocatedScript, opt
     log.error({ script: script.file, code: (err as SpawnError).code, err: (err as Error).message }, 'program could not be started');
     return writeCgiError(r, 'FF_SCRIPT_START_FAILED');
   }
-  let wrote = 0;
-  child.stdout.on('data', (chunk: Buffer) => {
-    wrote += chunk.length;
-  });
-  try {
-    await pipeline(child.stdout, r.stdout, { end: false });
-  } catch {
-    // The request was aborted (r.stdout closed) or the child's pipe broke: kill it, then reap.
-    child.kill('aborted');
+  // The usual small answer (hello.sh: ~60 bytes, then EOF) goes out in one write, without a
+  // pipeline of streams; a large or slow one is streamed with backpressure.
+  const whole = await collectSmall(child.stdout, { maxBytes: COLLECT_MAX_BYTES, waitMs: COLLECT_WAIT_MS });
+  let wrote = whole?.length ?? 0;
+  if (whole !== null) {
+    if (wrote > 0 && !r.aborted) r.stdout.write(whole);
+  } else {
+    child.stdout.on('data', (chunk: Buffer) => {
+      wrote += chunk.length;
+    });
+    try {
+      await pipeline(child.stdout, r.stdout, { end: false });
+    } catch {
+      // The request was aborted (r.stdout closed) or the child's pipe broke: kill it, then reap.
+      child.kill('aborted');
+    }
   }
   // `exited` waits for stderr's EOF too: every line went out as FCGI_STDERR before END_REQUEST.
   const exit = await child.exited;

@@ -22,7 +22,7 @@ export interface FcgiResult {
 
 export type Address = { path: string } | { host: string; port: number };
 
-export function fcgiRequest(address: Address, params: Record<string, string>, opts: { stdin?: string; timeoutMs?: number } = {}): Promise<FcgiResult> {
+export function fcgiRequest(address: Address, params: Record<string, string>, opts: { stdin?: string; timeoutMs?: number; /** CONTENT_LENGTH as sent (null: none); default the stdin's length. */ contentLength?: string | null } = {}): Promise<FcgiResult> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(address);
     const stdout: Buffer[] = [];
@@ -66,7 +66,10 @@ export function fcgiRequest(address: Address, params: Record<string, string>, op
     socket.on('close', () => finish(new Error('connection closed before FCGI_END_REQUEST')));
     const body = Buffer.from(opts.stdin ?? '');
     const all: Record<string, string> = { REQUEST_METHOD: 'GET', QUERY_STRING: '', GATEWAY_INTERFACE: 'CGI/1.1', SERVER_PROTOCOL: 'HTTP/1.1', ...params };
-    if (body.length > 0) all['CONTENT_LENGTH'] = String(body.length);
+    if (opts.contentLength !== undefined) {
+      if (opts.contentLength === null) delete all['CONTENT_LENGTH'];
+      else all['CONTENT_LENGTH'] = opts.contentLength;
+    } else if (body.length > 0) all['CONTENT_LENGTH'] = String(body.length);
     socket.write(
       Buffer.concat([
         encodeBeginRequest(1, FCGI_RESPONDER, false),

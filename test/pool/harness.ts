@@ -43,6 +43,12 @@ const FIXTURES: Record<string, string> = {
 const PROGRAMS: Record<string, string> = {
   'hello.cgi': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello %s\\n' "$QUERY_STRING"\necho "note from hello.cgi" >&2\n`,
   'sleeper.cgi': `#!/bin/sh\necho $$ > "$SLEEPER_PID_FILE"\nexec sleep 30\n`,
+  // Echoes its stdin: a body when CONTENT_LENGTH says so, else /dev/null (EOF at once).
+  'echo.cgi': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nexec cat\n`,
+  // 300 KiB of body: past what the worker collects whole, so it streams.
+  'big.cgi': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nhead -c 307200 /dev/zero | tr '\\0' b\n`,
+  // A head, a pause longer than the worker waits for EOF, then the rest.
+  'slow.cgi': `#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nfirst\\n'\nsleep 0.3\nprintf 'second\\n'\n`,
 };
 
 export interface PoolOptionsJson {

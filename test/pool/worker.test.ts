@@ -39,6 +39,32 @@ test('a program runs per request; its stderr comes back as FCGI_STDERR and in th
   }
 });
 
+test('a program gets the body on stdin only with a CONTENT_LENGTH; large and slow outputs come whole', { timeout: 30_000 }, async () => {
+  const pool = await startPool({ workers: 1 });
+  try {
+    const posted = await fcgiRequest(pool.address, { ...scriptParams(pool.cgiBin, 'echo.cgi'), REQUEST_METHOD: 'POST', CONTENT_LENGTH: '11' }, { stdin: 'hello world' });
+    assert.equal(posted.status, 200, posted.stdout + pool.dump());
+    assert.equal(posted.body, 'hello world');
+    // No CONTENT_LENGTH (nginx sends it empty): stdin is at EOF, so `cat` ends at once even
+    // though the client sends STDIN bytes anyway.
+    for (const length of [undefined, '', '0']) {
+      const params = { ...scriptParams(pool.cgiBin, 'echo.cgi'), REQUEST_METHOD: 'GET' };
+      const got = await fcgiRequest(pool.address, params, { stdin: 'not a body', contentLength: length ?? null, timeoutMs: 5000 });
+      assert.equal(got.status, 200);
+      assert.equal(got.body, '', `CONTENT_LENGTH ${String(length)}`);
+    }
+    const big = await fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'big.cgi'));
+    assert.equal(big.status, 200);
+    assert.equal(big.body.length, 307200);
+    assert.match(big.body, /^b+$/);
+    const slow = await fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'slow.cgi'));
+    assert.equal(slow.body, 'first\nsecond\n');
+    assert.equal(slow.appStatus, 0);
+  } finally {
+    await pool.close();
+  }
+});
+
 test('a program is killed when its client goes away', { timeout: 30_000 }, async () => {
   const pool = await startPool({ workers: 1 });
   try {
