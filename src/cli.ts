@@ -5,7 +5,6 @@ import { Command, CommanderError, Option } from 'commander';
 import { POOL_OPTIONS, SERVE_OPTIONS, poolConfig, serveConfig, type OptionSpec } from './config.js';
 import { UsageError } from './errors.js';
 
-
 /** Exit codes of the contract: 0 success, 1 runtime failure, 2 bad usage. */
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;

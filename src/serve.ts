@@ -6,7 +6,6 @@ import { createLogger } from './log.js';
 import { createFront } from './http/server.js';
 import { buildMounts } from './mounts.js';
 
-
 export async function runServe(config: ServeConfig): Promise<number> {
   const log = createLogger({ level: config.logLevel });
   const built = await buildMounts(config, log, version);

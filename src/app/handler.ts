@@ -122,10 +122,14 @@ export function requestHref(env: CgiEnv): string | null {
   }
 }
 
+/** Whether a CONTENT_LENGTH value announces a body (§4.1.2: unset without one; nginx sends ''). */
+export function declaresBody(length: string | undefined): boolean {
+  return length !== undefined && length !== '' && length !== '0';
+}
+
 /** Whether the request has a body to read (§4.1.2 CONTENT_LENGTH; never for GET and HEAD). */
 export function hasRequestBody(env: CgiEnv): boolean {
-  const length = env['CONTENT_LENGTH'];
-  if (length === undefined || length === '' || length === '0') return false;
+  if (!declaresBody(env['CONTENT_LENGTH'])) return false;
   // Request upper-cases GET and HEAD whatever their case, and refuses them a body.
   return !NO_BODY_METHODS.has((env['REQUEST_METHOD'] ?? 'GET').toUpperCase());
 }

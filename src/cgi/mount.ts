@@ -18,7 +18,7 @@ import { ScriptCache, type ScriptResolution } from './script.js';
 import { prepareBody, type PreparedBody } from './body.js';
 import { checkExecLimits, type MetaVariables } from './env.js';
 import { answerCgiBuffer, answerCgiResponse, type AnswerResult } from './answer.js';
-import { collectSmall } from './stdout-collect.js';
+import { collectSmall, SMALL_ANSWER } from './stdout-collect.js';
 import { SpawnError, type ChildExit, type SpawnedChild, type Spawner } from './spawn-types.js';
 import { errorCodeForSpawnError } from './spawn.js';
 import { requestMetaVariables, type GatewaySettings } from './env-http.js';
@@ -59,12 +59,6 @@ const NO_BODY: PreparedBody = { ok: true, length: null, stream: null, dispose: a
 const PROTECTED_FIELDS: ReadonlySet<string> = new Set(['x-request-id']);
 /** The runner of handler modules, next to this file once compiled (dist/src/app/cgi-main.js). */
 const CGI_MAIN = fileURLToPath(new URL('../app/cgi-main.js', import.meta.url));
-/**
- * A response up to this size that ends within COLLECT_WAIT_MS of its first byte is answered in one
- * write with a Content-Length (cgi/stdout-collect); larger or slower ones are streamed.
- */
-const COLLECT_MAX_BYTES = 64 * 1024;
-const COLLECT_WAIT_MS = 20;
 
 export function createCgiMount(opts: CgiMountOptions): Mount {
   const prefix = opts.mountPrefix ?? '/cgi-bin/';
@@ -173,7 +167,7 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
       if (e.reason !== 'exited' || e.code !== 0) ctx.log.debug({ script: script.scriptName, childPid: child.pid, ...e }, 'script ended');
     });
     const complete = (): Promise<boolean> => (ended !== null ? Promise.resolve(endedNormally(ended)) : endedByItself(child));
-    const whole = script.nph ? null : await collectSmall(child.stdout, { maxBytes: COLLECT_MAX_BYTES, waitMs: COLLECT_WAIT_MS });
+    const whole = script.nph ? null : await collectSmall(child.stdout, SMALL_ANSWER);
     let result: AnswerResult;
     if (whole !== null && (await complete())) {
       // The whole response is here and the script ended by itself: one write, with a Content-Length.

@@ -1,6 +1,6 @@
 // Reads a child's whole stdout when it is small and ends at once, so the answer leaves in one write.
 //
-// Exports: collectSmall(stdout, opts) -> Promise<Buffer | null>
+// Exports: collectSmall(stdout, opts) -> Promise<Buffer | null>, SMALL_ANSWER (the options both gateways use)
 //
 // Most CGI responses (hello.sh: ~60 bytes) arrive in one chunk followed by EOF. Streamed, node:http
 // sends them chunked in two writes (head + chunk, then the "0\r\n\r\n" terminator); collected, the
@@ -15,6 +15,12 @@ export interface CollectOptions {
   /** How long after the first byte we wait for EOF before streaming instead (ms). */
   readonly waitMs: number;
 }
+
+/**
+ * What both gateways collect (the front's /cgi-bin/ and the pool's programs): up to 64 KiB that
+ * ends within 20 ms of its first byte is answered in one write; larger or slower is streamed.
+ */
+export const SMALL_ANSWER: CollectOptions = { maxBytes: 64 * 1024, waitMs: 20 };
 
 /**
  * Resolves with every byte of `stdout` when it ends within the limits, else null with the bytes

@@ -11,7 +11,8 @@ import type { ResponderRequest } from '../fastcgi/server.js';
 import { checkExecLimits } from '../cgi/env.js';
 import { SpawnError, type Spawner } from '../cgi/spawn-types.js';
 import { writeCgiError } from './cgi-error.js';
-import { collectSmall } from '../cgi/stdout-collect.js';
+import { collectSmall, SMALL_ANSWER } from '../cgi/stdout-collect.js';
+import { declaresBody } from '../app/handler.js';
 import type { LocatedScript } from './script.js';
 
 export interface ProgramOptions {
@@ -22,17 +23,8 @@ export interface ProgramOptions {
   readonly idleTimeoutMs: number;
 }
 
-/** As the front's /cgi-bin/ (cgi/mount): up to this much, ending this soon after its first byte. */
-const COLLECT_MAX_BYTES = 64 * 1024;
-const COLLECT_WAIT_MS = 20;
-
 /** Variables a FastCGI peer may send that a child must never see. */
 const DROPPED = ['HTTP_PROXY'] as const; // CVE-2016-5385 "httpoxy"
-
-function hasBody(params: ReadonlyMap<string, string>): boolean {
-  const length = params.get('CONTENT_LENGTH');
-  return length !== undefined && length !== '' && length !== '0';
-}
 
 export async function runProgram(r: ResponderRequest, script: LocatedScript, opts: ProgramOptions, log: Logger): Promise<void> {
   const env: Record<string, string> = { ...opts.extraEnv };
@@ -54,7 +46,7 @@ export async function runProgram(r: ResponderRequest, script: LocatedScript, opt
         env,
         // No body (CONTENT_LENGTH unset, empty as nginx sends it, or 0: RFC 3875 §4.1.2): stdin
         // is /dev/null, as from the front's /cgi-bin/, without a pipe and a stream to feed it.
-        stdin: hasBody(r.params) ? r.stdin : null,
+        stdin: declaresBody(r.params.get('CONTENT_LENGTH')) ? r.stdin : null,
         idleTimeoutMs: opts.idleTimeoutMs,
         timeoutMs: opts.timeoutMs,
         onStderrLine: (line) => {
@@ -76,7 +68,7 @@ export async function runProgram(r: ResponderRequest, script: LocatedScript, opt
   }
   // The usual small answer (hello.sh: ~60 bytes, then EOF) goes out in one write, without a
   // pipeline of streams; a large or slow one is streamed with backpressure.
-  const whole = await collectSmall(child.stdout, { maxBytes: COLLECT_MAX_BYTES, waitMs: COLLECT_WAIT_MS });
+  const whole = await collectSmall(child.stdout, SMALL_ANSWER);
   let wrote = whole?.length ?? 0;
   if (whole !== null) {
     if (wrote > 0 && !r.aborted) r.stdout.write(whole);
