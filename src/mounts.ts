@@ -5,7 +5,7 @@ import type { Mount } from './http/route.js';
 import { createStatusMount, type StatsSource } from './ops/status.js';
 import { createStaticMount } from './static/serve.js';
 import { createCgiMount } from './cgi/mount.js';
-import { createSpawner, defaultSpawnerOptions } from './cgi/spawn.js';
+import { createSpawner, defaultSpawnerOptions } from './spawn/spawner.js';
 import { availableParallelism } from 'node:os';
 import { createFastcgiMount } from './fastcgi/mount.js';
 import { startEmbeddedPool } from './pool/master.js';

@@ -3,7 +3,7 @@
 // Exports: createCgiMount(opts) -> Mount, CgiMountOptions.
 //
 // One straight story per request: resolve the script (cgi/script), prepare the body (cgi/body),
-// build the meta-variables (cgi/env), spawn (cgi/spawn), parse the response head (cgi/response)
+// build the meta-variables (cgi/env), spawn (spawn/spawner), parse the response head (cgi/response)
 // and write it (cgi/answer), or follow a local redirect (§6.2.2) through ctx.redirect().
 // Programs are exec'd directly; handler modules run in a fresh Node child through app/cgi-main.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,8 +19,8 @@ import { prepareBody, type PreparedBody } from './body.js';
 import { checkExecLimits, type MetaVariables } from './env.js';
 import { answerCgiBuffer, answerCgiResponse, type AnswerResult } from './answer.js';
 import { collectSmall, SMALL_ANSWER } from './stdout-collect.js';
-import { SpawnError, type ChildExit, type SpawnedChild, type Spawner } from './spawn-types.js';
-import { errorCodeForSpawnError } from './spawn.js';
+import { SpawnError, type ChildExit, type SpawnedChild, type Spawner } from '../spawn/types.js';
+import { errorCodeForSpawnError } from '../spawn/spawner.js';
 import { requestMetaVariables, type GatewaySettings } from './env-http.js';
 
 export interface CgiMountOptions {

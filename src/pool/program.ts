@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log.js';
 import type { ResponderRequest } from '../fastcgi/server.js';
 import { checkExecLimits } from '../cgi/env.js';
-import { SpawnError, type Spawner } from '../cgi/spawn-types.js';
+import { SpawnError, type Spawner } from '../spawn/types.js';
 import { writeCgiError } from './cgi-error.js';
 import { collectSmall, SMALL_ANSWER } from '../cgi/stdout-collect.js';
 import { declaresBody } from '../app/handler.js';

@@ -4,7 +4,7 @@ import { realpathSync } from 'node:fs';
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { createResponder, type ResponderRequest } from '../fastcgi/server.js';
-import { createSpawner } from '../cgi/spawn.js';
+import { createSpawner } from '../spawn/spawner.js';
 import { writeCgiError } from './cgi-error.js';
 import { requestFromCgi } from '../app/handler.js';
 import { installLightRequest, lightRequestFromCgi } from '../app/light-request.js';

@@ -33,7 +33,7 @@ test('peers.sh: nginx static and forkfast static side by side, then everything s
   const base = await freePort();
   const env = { ...process.env, DUR: '1', WARM: '0', ONLY: 'static-1k', PORT_BASE: String(base) };
   const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-    const p = spawn('bash', [`${root}src/bench/peers.sh`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('bash', [`${root}test/measure/peers.sh`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
     p.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));

@@ -5,7 +5,7 @@ import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:ht
 import { createLogger } from '../../src/log.js';
 import { createFront, type Front } from '../../src/http/server.js';
 import { createCgiMount, type CgiMountOptions } from '../../src/cgi/mount.js';
-import { createSpawner } from '../../src/cgi/spawn.js';
+import { createSpawner } from '../../src/spawn/spawner.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const fixtureCgiBin = repoRoot + 'test/fixtures/cgi-bin';

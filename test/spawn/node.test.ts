@@ -1,4 +1,4 @@
 // The spawner suite on node's child_process backend.
-import { spawnSuite } from './spawn-suite.js';
+import { spawnSuite } from './suite.js';
 
 spawnSuite('node', false);

@@ -1,4 +1,4 @@
-# node-gyp build of the native spawn addon (vfork-style clone + pidfd reaping); run by src/native/build.mjs.
+# node-gyp build of the native spawn addon (vfork-style clone + pidfd reaping); run by src/spawn/native/build.mjs.
 {
   "targets": [
     {

@@ -1,9 +1,9 @@
 // Pure parts of the spawner: the #! parser behind start-failure messages, and the error mapping.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorCodeForSpawnError } from '../../src/cgi/spawn.js';
-import { shebangInterpreter } from '../../src/cgi/spawn-diagnose.js';
-import { SpawnError } from '../../src/cgi/spawn-types.js';
+import { errorCodeForSpawnError } from '../../src/spawn/spawner.js';
+import { shebangInterpreter } from '../../src/spawn/diagnose.js';
+import { SpawnError } from '../../src/spawn/types.js';
 
 test('shebangInterpreter reads the interpreter as the kernel does', () => {
   const cases: [string, string | null][] = [

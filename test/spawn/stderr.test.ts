@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSpawner } from '../../src/cgi/spawn.js';
-import { loadNativeStarter } from '../../src/cgi/spawn-native.js';
+import { createSpawner } from '../../src/spawn/spawner.js';
+import { loadNativeStarter } from '../../src/spawn/native-backend.js';
 import { silentLogger } from '../../src/log.js';
-import { readAll } from './spawn-fixtures.js';
+import { readAll } from './fixtures.js';
 
 const native = loadNativeStarter(silentLogger()) !== null;
 

@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createSpawner } from '../../src/cgi/spawn.js';
-import { loadNativeStarter } from '../../src/cgi/spawn-native.js';
+import { createSpawner } from '../../src/spawn/spawner.js';
+import { loadNativeStarter } from '../../src/spawn/native-backend.js';
 import { silentLogger } from '../../src/log.js';
-import { makeFixtures, readAll } from './spawn-fixtures.js';
+import { makeFixtures, readAll } from './fixtures.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

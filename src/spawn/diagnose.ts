@@ -1,7 +1,7 @@
 // Turns an exec failure (errno from execve or posix_spawn) into a SpawnError that says why.
 import { constants as fsc } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
-import { SpawnError } from './spawn-types.js';
+import { SpawnError } from './types.js';
 
 /** Bytes of the file we read to find a `#!` line (Linux honours up to 255 since 5.1). */
 const SHEBANG_MAX = 256;

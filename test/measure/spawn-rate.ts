@@ -1,12 +1,12 @@
 // Spawns/s of a `hello.sh` CGI script through each spawn backend at a few concurrencies (issue 3).
-// Usage: node dist/src/bench/spawn-rate.js [--ballast=MB] [seconds=3] [concurrency...=1 4 16]
+// Usage: node dist/test/measure/spawn-rate.js [--ballast=MB] [seconds=3] [concurrency...=1 4 16]
 // --ballast holds that many MB of Buffers, as a busy gateway might: fork copies them, vfork not.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSpawner } from '../cgi/spawn.js';
-import type { Spawner, SpawnRequest } from '../cgi/spawn-types.js';
-import { silentLogger } from '../log.js';
+import { createSpawner } from '../../src/spawn/spawner.js';
+import type { Spawner, SpawnRequest } from '../../src/spawn/types.js';
+import { silentLogger } from '../../src/log.js';
 
 const HELLO = '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nhello\\n"\n';
 

@@ -1,5 +1,5 @@
 // A counting semaphore with a bounded FIFO of waiters: the limit on concurrent children.
-import { SpawnError } from './spawn-types.js';
+import { SpawnError } from './types.js';
 
 interface Waiter {
   readonly grant: () => void;

@@ -1,4 +1,4 @@
-// Builds the native spawn addon (src/native/build/Release/forkfast_spawn.node) with node-gyp.
+// Builds the native spawn addon (src/spawn/native/build/Release/forkfast_spawn.node) with node-gyp.
 // Run by `npm install` (prepare → build:native). Offline, and never fatal: without a compiler or
 // node headers it prints one line and exits 0, and forkfast uses child_process instead.
 import { spawnSync } from 'node:child_process';
@@ -58,4 +58,4 @@ if (r.status !== 0) {
   if (out) console.error(out);
   skip(`node-gyp failed with status ${r.status}`);
 }
-console.log('forkfast: native spawner built (src/native/build/Release/forkfast_spawn.node)');
+console.log('forkfast: native spawner built (src/spawn/native/build/Release/forkfast_spawn.node)');

@@ -1,4 +1,4 @@
-// The native spawn backend: posix_spawn(3) in a small N-API addon (src/native/), when it was built.
+// The native spawn backend: posix_spawn(3) in a small N-API addon (src/spawn/native/), when it was built.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
@@ -6,11 +6,11 @@ import { Readable } from 'node:stream';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
-import { diagnoseStartFailure } from './spawn-diagnose.js';
-import type { RawChild, RawExit, StartChild } from './spawn-backend.js';
-import { SpawnError, type SpawnRequest } from './spawn-types.js';
+import { diagnoseStartFailure } from './diagnose.js';
+import type { RawChild, RawExit, StartChild } from './backend.js';
+import { SpawnError, type SpawnRequest } from './types.js';
 
-/** The addon's surface (src/native/addon.c, child_io.c). Negative numbers are -errno. */
+/** The addon's surface (src/spawn/native/addon.c, child_io.c). Negative numbers are -errno. */
 type OnExit = (code: number | null, signal: number, stderrEnded: boolean) => void;
 /** A stdout chunk (null with eof when there is none). */
 type OnStdout = (chunk: Buffer | null, eof: boolean) => void;
@@ -35,7 +35,7 @@ interface NativeSpawn {
 export type NativeMode = 'pool' | 'inline';
 
 /** Where the built addon may be: next to the sources, seen from src/cgi/ or from dist/src/cgi/. */
-const CANDIDATES = ['../native/build/Release/forkfast_spawn.node', '../../../src/native/build/Release/forkfast_spawn.node'];
+const CANDIDATES = ['./native/build/Release/forkfast_spawn.node', '../../../src/spawn/native/build/Release/forkfast_spawn.node'];
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));

@@ -1,6 +1,6 @@
 // What a spawn backend (node's child_process or the native posix_spawn addon) hands the spawner.
 import type { Readable, Writable } from 'node:stream';
-import type { SpawnRequest } from './spawn-types.js';
+import type { SpawnRequest } from './types.js';
 
 /** How the kernel ended the process, as waitid(2) reports it. */
 export interface RawExit {

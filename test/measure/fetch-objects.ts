@@ -1,13 +1,13 @@
 // What a resident handler's Request and Response cost, platform objects against the light ones (issue 6).
-// Usage: node dist/src/bench/fetch-objects.js [iterations=200000]
+// Usage: node dist/test/measure/fetch-objects.js [iterations=200000]
 //
 // Each row runs in this one process, after a warm-up of a tenth of the iterations, so the rows are
 // comparable with each other (not with another machine). The light classes are used directly,
 // not installed as globals, so the platform rows keep the platform objects.
 import { Readable } from 'node:stream';
-import { requestFromCgi, sendCgiResponse, type CgiEnv, type CgiSink } from '../app/handler.js';
-import { lightRequestFromCgi } from '../app/light-request.js';
-import { LightResponse, lightParts } from '../app/light-response.js';
+import { requestFromCgi, sendCgiResponse, type CgiEnv, type CgiSink } from '../../src/app/handler.js';
+import { lightRequestFromCgi } from '../../src/app/light-request.js';
+import { LightResponse, lightParts } from '../../src/app/light-response.js';
 
 const iterations = Number(process.argv[2] ?? 200_000);
 if (!(iterations > 0)) {

@@ -1,8 +1,8 @@
 // One child's life after start: stdin piping, stderr lines, timeouts, group kill and reaping.
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
-import type { RawChild } from './spawn-backend.js';
-import type { ChildExit, ExitReason, SpawnedChild, SpawnRequest } from './spawn-types.js';
+import type { RawChild } from './backend.js';
+import type { ChildExit, ExitReason, SpawnedChild, SpawnRequest } from './types.js';
 
 export interface SuperviseOptions {
   readonly killGraceMs: number;

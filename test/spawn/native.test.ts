@@ -1,11 +1,11 @@
 // The spawner suite on the native posix_spawn backend (skipped when the addon is not built).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createSpawner } from '../../src/cgi/spawn.js';
-import { makeFixtures, readAll } from './spawn-fixtures.js';
+import { createSpawner } from '../../src/spawn/spawner.js';
+import { makeFixtures, readAll } from './fixtures.js';
 import { silentLogger } from '../../src/log.js';
-import { loadNativeStarter } from '../../src/cgi/spawn-native.js';
-import { spawnSuite } from './spawn-suite.js';
+import { loadNativeStarter } from '../../src/spawn/native-backend.js';
+import { spawnSuite } from './suite.js';
 
 const available = loadNativeStarter(silentLogger()) !== null;
 if (!available) console.log('# native spawn addon not built (npm run build:native): skipping its suite');

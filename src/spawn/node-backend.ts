@@ -1,9 +1,9 @@
 // The portable spawn backend: node's child_process (libuv forks the whole Node process).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { diagnoseStartFailure } from './spawn-diagnose.js';
-import type { RawChild, RawExit, StartChild } from './spawn-backend.js';
-import { SpawnError, type SpawnRequest } from './spawn-types.js';
+import { diagnoseStartFailure } from './diagnose.js';
+import type { RawChild, RawExit, StartChild } from './backend.js';
+import { SpawnError, type SpawnRequest } from './types.js';
 
 const ELF_MAGIC = 0x7f454c46;
 

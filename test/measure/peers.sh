@@ -10,8 +10,8 @@
 # It installs nothing: a peer that is not installed is skipped with a message. On Debian 12:
 #   apt-get install -y wrk nginx-light fcgiwrap spawn-fcgi php-fpm apache2 curl
 # and, for the node:http + send static row, `npm install --no-save send`.
-# Everything lives in a mktemp -d directory (configs from src/bench/peers/conf, workloads from
-# cgi-bin/ or src/bench/peers/workloads); every server started is stopped by its pid (trap).
+# Everything lives in a mktemp -d directory (configs from test/measure/peers/conf, workloads from
+# cgi-bin/ or test/measure/peers/workloads); every server started is stopped by its pid (trap).
 #
 # Knobs (environment):
 #   DUR=5 WARM=1 RUNS=1   measured seconds, warm-up seconds (before each measurement), rounds

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { silentLogger } from '../../src/log.js';
-import { createSpawner } from '../../src/cgi/spawn.js';
-import { SpawnError, type Spawner, type SpawnerOptions, type SpawnRequest } from '../../src/cgi/spawn-types.js';
-import { firstLine, isGone, makeFixtures, openFdCount, readAll, waitUntil } from './spawn-fixtures.js';
+import { createSpawner } from '../../src/spawn/spawner.js';
+import { SpawnError, type Spawner, type SpawnerOptions, type SpawnRequest } from '../../src/spawn/types.js';
+import { firstLine, isGone, makeFixtures, openFdCount, readAll, waitUntil } from './fixtures.js';
 
 const DEADLINE = { timeout: 30_000 };
 

@@ -1,4 +1,4 @@
-// The contract between the gateways (CGI, pool worker) and the process spawner (`cgi/spawn`).
+// The contract between the gateways (CGI, pool worker) and the process spawner (`spawn/spawner`).
 import type { Readable } from 'node:stream';
 
 export interface SpawnRequest {

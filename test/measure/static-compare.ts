@@ -1,6 +1,6 @@
 // Bench: forkfast's static mount vs `send` and `serve-static` on node:http vs nginx, 1 KiB file, wrk.
 //
-// Usage: node dist/src/bench/static-compare.js [--duration 5] [--connections 32] [--file-size 1024]
+// Usage: node dist/test/measure/static-compare.js [--duration 5] [--connections 32] [--file-size 1024]
 // Needs wrk on PATH; nginx is measured when installed. `send` and `serve-static` are not
 // dependencies of forkfast: install them beside it for the measurement only
 // (`npm install --no-save send serve-static`, or anywhere and point NODE_PATH at that
@@ -16,9 +16,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { silentLogger } from '../log.js';
-import type { RequestContext } from '../http/route.js';
-import { createStaticMount } from '../static/serve.js';
+import { silentLogger } from '../../src/log.js';
+import type { RequestContext } from '../../src/http/route.js';
+import { createStaticMount } from '../../src/static/serve.js';
 
 type Kind = 'forkfast' | 'forkfast-nocache' | 'send' | 'serve-static';
 const NODE_KINDS: readonly Kind[] = ['forkfast', 'forkfast-nocache', 'send', 'serve-static'];

@@ -1,16 +1,16 @@
-// The process spawner (`cgi/spawn`): a bounded number of children, each in its own process group.
+// The process spawner (`spawn/spawner`): a bounded number of children, each in its own process group.
 import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { StartChild } from './spawn-backend.js';
-import { supervise } from './spawn-child.js';
-import { startNodeChild } from './spawn-node.js';
-import { abortError, SlotQueue } from './spawn-queue.js';
-import { SpawnError, type ChildExit, type SpawnedChild, type Spawner, type SpawnerOptions, type SpawnRequest } from './spawn-types.js';
-import { loadNativeStarter, type NativeMode } from './spawn-native.js';
+import type { StartChild } from './backend.js';
+import { supervise } from './child.js';
+import { startNodeChild } from './node-backend.js';
+import { abortError, SlotQueue } from './queue.js';
+import { SpawnError, type ChildExit, type SpawnedChild, type Spawner, type SpawnerOptions, type SpawnRequest } from './types.js';
+import { loadNativeStarter, type NativeMode } from './native-backend.js';
 import { LiveSet } from '../live-set.js';
 
-export { SpawnError } from './spawn-types.js';
-export type { ChildExit, ExitReason, SpawnedChild, Spawner, SpawnerOptions, SpawnRequest } from './spawn-types.js';
+export { SpawnError } from './types.js';
+export type { ChildExit, ExitReason, SpawnedChild, Spawner, SpawnerOptions, SpawnRequest } from './types.js';
 
 /** Defaults the configuration may start from: "a few per CPU" children (issue 3). */
 export function defaultSpawnerOptions(cpus: number): SpawnerOptions {
