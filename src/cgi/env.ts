@@ -9,6 +9,7 @@
 // resolution, config) so that the FastCGI client can call it with the same inputs and turn the
 // result into name-value pairs. No regex, no closure per header: this runs on every request.
 import { resolve, sep } from 'node:path';
+import { headerVariable } from './env-rule.js';
 
 export type MetaVariables = Record<string, string>;
 
@@ -90,14 +91,6 @@ const MAX_ENV_STRING = 32 * 4096 - 1;
 /** A conservative total: ARG_MAX is a quarter of the stack limit (2 MiB at the default 8 MiB). */
 const MAX_ENV_TOTAL = 1024 * 1024;
 
-// Header names we never turn into HTTP_* (RFC 3875 §4.1.18: the server may exclude any header,
-// and must not duplicate CONTENT_LENGTH / CONTENT_TYPE). Proxy is httpoxy (CVE-2016-5385).
-const SKIPPED_HEADERS: ReadonlySet<string> = new Set(['content-length', 'content-type', 'proxy', 'transfer-encoding', 'connection']);
-
-/** Memo of header name -> HTTP_* name; bounded so hostile clients cannot grow it. */
-const httpNameCache = new Map<string, string>();
-const HTTP_NAME_CACHE_MAX = 512;
-
 /** True when every character is a letter, digit or '-': anything else could alias another name. */
 function isPlainHeaderName(name: string): boolean {
   if (name.length === 0) return false;
@@ -107,15 +100,6 @@ function isPlainHeaderName(name: string): boolean {
     if (!ok) return false;
   }
   return true;
-}
-
-function httpName(lower: string): string {
-  let name = httpNameCache.get(lower);
-  if (name === undefined) {
-    name = 'HTTP_' + lower.toUpperCase().replaceAll('-', '_');
-    if (httpNameCache.size < HTTP_NAME_CACHE_MAX) httpNameCache.set(lower, name);
-  }
-  return name;
 }
 
 /** Splits a Host header into SERVER_NAME and port, keeping IPv6 brackets (RFC 3875 §4.1.14). */
@@ -187,8 +171,9 @@ export function buildMetaVariables(input: MetaInput): MetaVariables {
       authorization ??= value;
       if (!input.passAuthorization) continue;
     }
-    if (SKIPPED_HEADERS.has(lower)) continue;
-    const key = httpName(lower);
+    // The one rule (cgi/env-rule): no HTTP_PROXY, no second CONTENT_LENGTH/CONTENT_TYPE (§4.1.18).
+    const key = headerVariable(lower);
+    if (key === '') continue;
     const prev = env[key];
     env[key] = prev === undefined ? value : prev + (lower === 'cookie' ? '; ' : ', ') + value;
   }

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import type { Mount, RequestContext } from '../http/route.js';
 import { sendError } from '../errors.js';
-import { ScriptCache, type ScriptResolution } from './script.js';
+import { ScriptCache, logScriptRefusal, type ScriptResolution } from './script.js';
 import { prepareBody, type PreparedBody } from './body.js';
 import { checkExecLimits, type MetaVariables } from './env.js';
 import { answerCgiBuffer, answerCgiResponse, type AnswerResult } from './answer.js';
@@ -73,7 +73,7 @@ export function createCgiMount(opts: CgiMountOptions): Mount {
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const script = scripts.resolve(ctx.rawPath);
     if (!script.ok) {
-      ctx.log.debug({ path: ctx.rawPath, reason: script.reason }, 'script refused');
+      logScriptRefusal(ctx.log, ctx.rawPath, script);
       sendError(res, script.code, ctx.id);
       return;
     }

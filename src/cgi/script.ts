@@ -4,6 +4,9 @@
 //   resolveScript(root, mountPrefix, rawPath) -> Promise<ScriptResolution | ScriptRefusal>
 //   resolveScriptSync(root, mountPrefix, rawPath) -> ScriptResolution | ScriptRefusal
 //   ScriptCache: resolveScriptSync behind a short-lived memo (the resident /fcgi-bin/ path)
+//   ScriptMemo: that memo, shared with the pool's locator (pool/script)
+//   scriptKind(realPath, mode) -> ScriptKind | ScriptRefusal   the one rule for "is this a script"
+//   logScriptRefusal(log, script, refusal)                      the one log line of a refusal
 //   ScriptKind, ScriptResolution, ScriptRefusal
 //
 // The first path segment that names a regular file is the script; the rest is PATH_INFO
@@ -19,8 +22,12 @@ import { statSync, realpathSync, accessSync, constants, type Stats } from 'node:
 import { join, sep, basename } from 'node:path';
 import type { ScriptTarget } from './env.js';
 import type { ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
 
-/** program: execute bit, run directly; module: .js/.mjs without it, run by our CGI runner. */
+/**
+ * program: execute bit, run directly; module: .js/.mjs without it, run by our CGI runner (a fresh
+ * Node child under /cgi-bin/, resident in the pool's workers under /fcgi-bin/).
+ */
 export type ScriptKind = 'program' | 'module';
 
 export interface ScriptResolution extends ScriptTarget {
@@ -37,7 +44,17 @@ export interface ScriptRefusal {
   readonly code: Extract<ErrorCode, 'FF_BAD_REQUEST' | 'FF_FORBIDDEN' | 'FF_NOT_FOUND'>;
   /** Why, for the log line (never sent to the client). */
   readonly reason: string;
+  /** What the operator can do about it, when it is the operator's to fix (a file that is not a script). */
+  readonly hint?: string;
 }
+
+/** The refusal of a regular file inside cgi-bin/ that is not a script, on every mount. */
+export const NOT_A_SCRIPT: ScriptRefusal = {
+  ok: false,
+  code: 'FF_FORBIDDEN',
+  reason: 'neither executable nor a .js/.mjs handler module',
+  hint: 'chmod +x it, or name it .mjs',
+};
 
 const MODULE_EXTENSIONS = ['.mjs', '.js'] as const;
 
@@ -131,20 +148,8 @@ function finish(root: string, mountPrefix: string, path: string, scriptParts: st
     if (pathInfo.includes('\0')) return refuse('FF_BAD_REQUEST', 'NUL in PATH_INFO');
   }
   const name = basename(real);
-  let kind: ScriptKind;
-  if ((mode & 0o111) !== 0) {
-    try {
-      accessSync(real, constants.X_OK);
-    } catch {
-      return refuse('FF_FORBIDDEN', 'not executable by the server');
-    }
-    kind = 'program';
-  } else if (isModuleName(name)) {
-    kind = 'module';
-  } else {
-    // Never send the source of a non-executable file (the classic disclosure).
-    return refuse('FF_FORBIDDEN', 'not executable and not a handler module');
-  }
+  const kind = scriptKind(real, mode);
+  if (typeof kind !== 'string') return kind;
   const lastDir = real.slice(0, real.length - name.length - 1);
   return {
     ok: true,
@@ -158,6 +163,61 @@ function finish(root: string, mountPrefix: string, path: string, scriptParts: st
 }
 
 /**
+ * The one rule for "is this a script" (ARCHITECTURE: the execute bit makes a program; .js/.mjs
+ * without it is a handler module), for /cgi-bin/, /fcgi-bin/ and the pool alike. Anything else is
+ * refused, never read: sending a non-executable file's source is the classic disclosure.
+ */
+export function scriptKind(realPath: string, mode: number): ScriptKind | ScriptRefusal {
+  if ((mode & 0o111) !== 0) {
+    try {
+      accessSync(realPath, constants.X_OK);
+    } catch {
+      return refuse('FF_FORBIDDEN', 'not executable by the server');
+    }
+    return 'program';
+  }
+  return isModuleName(realPath) ? 'module' : NOT_A_SCRIPT;
+}
+
+/**
+ * The one log line of a refused script. A file that is there but is not a script is the
+ * operator's to fix: a warning with the hint. A client asking for what is not there (a missing
+ * name, a dotfile, '..') is the client's business: debug, as the access log has the status.
+ */
+export function logScriptRefusal(log: Logger, script: string, refusal: Pick<ScriptRefusal, 'reason' | 'hint'>): void {
+  if (refusal.hint !== undefined) log.warn({ script, reason: refusal.reason, hint: refusal.hint }, 'file in cgi-bin is not a script');
+  else log.debug({ script, reason: refusal.reason }, 'script refused');
+}
+
+/**
+ * Values remembered for `ttlMs` by key, the script caches of the front and of the pool's workers:
+ * bounded (cleared when it reaches `maxEntries`), and a stale entry is dropped on its next read.
+ */
+export class ScriptMemo<V> {
+  private readonly memo = new Map<string, { readonly until: number; readonly value: V }>();
+
+  constructor(
+    private readonly ttlMs = 1000,
+    private readonly maxEntries = 1024,
+  ) {}
+
+  /** The value remembered for `key`, or undefined when there is none or it is stale. */
+  get(key: string, now: number): V | undefined {
+    const hit = this.memo.get(key);
+    if (hit === undefined) return undefined;
+    if (hit.until > now) return hit.value;
+    this.memo.delete(key);
+    return undefined;
+  }
+
+  set(key: string, value: V, now: number): void {
+    if (this.ttlMs <= 0) return;
+    if (this.memo.size >= this.maxEntries) this.memo.clear();
+    this.memo.set(key, { until: now + this.ttlMs, value });
+  }
+}
+
+/**
  * Successful resolutions remembered for `ttlMs` (default 1 s), keyed by the raw path: a statx and
  * four readlink calls per request were ~8 % of the front's CPU on /fcgi-bin/hello.mjs
  * (docs/performance.md). nginx's open_file_cache makes the same trade. Refusals are not cached,
@@ -166,24 +226,23 @@ function finish(root: string, mountPrefix: string, path: string, scriptParts: st
  * memo is cleared when it reaches `maxEntries`.
  */
 export class ScriptCache {
-  private readonly memo = new Map<string, { readonly until: number; readonly value: ScriptResolution }>();
+  private readonly memo: ScriptMemo<ScriptResolution>;
 
   constructor(
     private readonly root: string,
     private readonly mountPrefix: string,
-    private readonly ttlMs = 1000,
-    private readonly maxEntries = 1024,
-  ) {}
+    ttlMs = 1000,
+    maxEntries = 1024,
+  ) {
+    this.memo = new ScriptMemo(ttlMs, maxEntries);
+  }
 
   resolve(rawPath: string): ScriptResolution | ScriptRefusal {
     const now = Date.now();
-    const hit = this.memo.get(rawPath);
-    if (hit !== undefined && hit.until > now) return hit.value;
+    const hit = this.memo.get(rawPath, now);
+    if (hit !== undefined) return hit;
     const r = resolveScriptSync(this.root, this.mountPrefix, rawPath);
-    if (r.ok && this.ttlMs > 0) {
-      if (this.memo.size >= this.maxEntries) this.memo.clear();
-      this.memo.set(rawPath, { until: now + this.ttlMs, value: r });
-    } else if (hit !== undefined) this.memo.delete(rawPath);
+    if (r.ok) this.memo.set(rawPath, r, now);
     return r;
   }
 }

@@ -13,7 +13,7 @@ import { resolve, relative } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Mount, RequestContext, RouteKind } from '../http/route.js';
 import { sendError } from '../errors.js';
-import { ScriptCache } from '../cgi/script.js';
+import { ScriptCache, logScriptRefusal } from '../cgi/script.js';
 import { prepareBody, type PreparedBody } from '../cgi/body.js';
 import type { MetaVariables, ScriptTarget } from '../cgi/env.js';
 import { answerCgiBuffer, answerCgiResponse } from '../cgi/answer.js';
@@ -102,7 +102,7 @@ export function createFastcgiMount(opts: FastcgiMountOptions): Mount {
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const script = locate(ctx.rawPath);
     if (!('scriptName' in script)) {
-      ctx.log.debug({ path: ctx.rawPath, reason: script.reason }, 'script refused');
+      logScriptRefusal(ctx.log, ctx.rawPath, script);
       sendError(res, script.code, ctx.id);
       return;
     }

@@ -9,6 +9,7 @@ import type { ResponderRequest } from '../fastcgi/server.js';
 import { hasRequestBody, loadHandler, requestFromCgi, sendCgiResponse, type CgiEnv, type FetchFunction } from '../app/handler.js';
 import { writeCgiError } from './cgi-error.js';
 import type { LocatedScript } from './script.js';
+import { scriptEnv } from './script-env.js';
 import { LiveSet } from '../live-set.js';
 
 /** A call waiting for its handler, with the time after which it answers 504. */
@@ -17,15 +18,9 @@ interface Pending {
   expire(): void;
 }
 
-/**
- * The handler's `env`: the PARAMS as a frozen object. HTTP_PROXY never reaches it
- * (CVE-2016-5385; the responder drops it too), and SCRIPT_FILENAME is the real path we run.
- */
-function envOf(params: ReadonlyMap<string, string>, file: string): CgiEnv {
-  const env: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [k, v] of params) if (k !== 'HTTP_PROXY') env[k] = v;
-  env['SCRIPT_FILENAME'] = file;
-  return Object.freeze(env);
+/** The handler's `env`: what a program would see (pool/script-env) without PATH, frozen. */
+function envOf(params: ReadonlyMap<string, string>, script: LocatedScript, passAuthorization: boolean): CgiEnv {
+  return Object.freeze(scriptEnv(params, script, passAuthorization));
 }
 
 export class ModuleRunner {
@@ -42,6 +37,8 @@ export class ModuleRunner {
     private readonly log: Logger,
     /** requestFromCgi (the platform Request) or lightRequestFromCgi (--fetch-objects light). */
     private readonly makeRequest: (env: CgiEnv, body: Readable | null) => Request = requestFromCgi,
+    /** --pass-authorization: HTTP_AUTHORIZATION may reach the handler's env. */
+    private readonly passAuthorization = false,
   ) {}
 
   private watch(entry: Pending): void {
@@ -68,7 +65,7 @@ export class ModuleRunner {
 
   /** Resolves when the request was answered (or abandoned: timeout, abort). Never rejects. */
   run(r: ResponderRequest, script: LocatedScript): Promise<void> {
-    const env = envOf(r.params, script.file);
+    const env = envOf(r.params, script, this.passAuthorization);
     const handler = this.ready.get(script.file);
     if (handler !== undefined) return this.call(r, script, env, handler);
     return this.load(script.file).then(

@@ -2,7 +2,8 @@
 // bounded children, timeouts, kill on FCGI_ABORT_REQUEST, stderr as FCGI_STDERR and logged.
 //
 // The FastCGI PARAMS are the RFC 3875 meta-variables (built by forkfast's front or by nginx's
-// fastcgi_param lines); they become the child's whole environment, plus PATH and --pass-env.
+// fastcgi_param lines); through the one rule of what a script may see (pool/script-env) they
+// become the child's whole environment, plus PATH and --pass-env.
 // The child's stdout is a CGI response (RFC 3875 §6) and goes out as FCGI_STDOUT unparsed: the
 // web server parses it, as it would from fcgiwrap.
 import { pipeline } from 'node:stream/promises';
@@ -14,23 +15,20 @@ import { writeCgiError } from './cgi-error.js';
 import { collectSmall, SMALL_ANSWER } from '../cgi/stdout-collect.js';
 import { declaresBody } from '../app/handler.js';
 import type { LocatedScript } from './script.js';
+import { scriptEnv } from './script-env.js';
 
 export interface ProgramOptions {
   readonly spawner: Spawner;
   /** PATH and --pass-env: the meta-variables win over them. */
   readonly extraEnv: Readonly<Record<string, string>>;
+  /** --pass-authorization: HTTP_AUTHORIZATION may reach the program. */
+  readonly passAuthorization?: boolean;
   readonly timeoutMs: number;
   readonly idleTimeoutMs: number;
 }
 
-/** Variables a FastCGI peer may send that a child must never see. */
-const DROPPED = ['HTTP_PROXY'] as const; // CVE-2016-5385 "httpoxy"
-
 export async function runProgram(r: ResponderRequest, script: LocatedScript, opts: ProgramOptions, log: Logger): Promise<void> {
-  const env: Record<string, string> = { ...opts.extraEnv };
-  for (const [k, v] of r.params) env[k] = v;
-  for (const k of DROPPED) delete env[k];
-  env['SCRIPT_FILENAME'] = script.file;
+  const env = scriptEnv(r.params, script, opts.passAuthorization === true, opts.extraEnv);
   const tooBig = checkExecLimits(env);
   if (tooBig !== null) {
     log.warn({ script: script.file, variable: tooBig }, 'meta-variables exceed the execve limits');

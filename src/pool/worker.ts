@@ -11,7 +11,7 @@ import { installLightRequest, lightRequestFromCgi } from '../app/light-request.j
 import { installLightResponse } from '../app/light-response.js';
 import { ModuleRunner, stackOf } from './module.js';
 import { runProgram } from './program.js';
-import { ScriptLocator, type LocatedScript, type ScriptMiss } from './script.js';
+import { ScriptLocator, logScriptMiss, type LocatedScript, type ScriptMiss } from './script.js';
 import { LiveSet } from '../live-set.js';
 import { WORKER_BOOT_ERROR, isMasterMessage, type WorkerConfig, type WorkerMessage } from './types.js';
 
@@ -58,10 +58,11 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     installLightRequest();
   }
   const locator = new ScriptLocator(cgiBin);
-  const modules = new ModuleRunner(scripts.cgiTimeoutMs, log, light ? lightRequestFromCgi : requestFromCgi);
+  const modules = new ModuleRunner(scripts.cgiTimeoutMs, log, light ? lightRequestFromCgi : requestFromCgi, scripts.passAuthorization);
   const programOpts = {
     spawner,
     extraEnv: { ...scripts.passEnv, PATH: scripts.passEnv['PATH'] ?? DEFAULT_PATH },
+    passAuthorization: scripts.passAuthorization,
     timeoutMs: scripts.cgiTimeoutMs,
     idleTimeoutMs: scripts.cgiIdleTimeoutMs,
   };
@@ -74,7 +75,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   function runScript(r: ResponderRequest, script: LocatedScript | ScriptMiss): Promise<void> | void {
     if (!script.ok) {
       // What PHP-FPM calls "Primary script unknown", said in full.
-      r.log.warn({ lookedFor: script.lookedFor, cgiBin: script.cgiBin, reason: script.reason, uri: r.params.get('REQUEST_URI') }, 'script not found in --cgi-bin');
+      logScriptMiss(r.log, script, r.params.get('REQUEST_URI'));
       return writeCgiError(r, script.status === 403 ? 'FF_FORBIDDEN' : 'FF_NOT_FOUND');
     }
     if (script.kind === 'module') return modules.run(r, script);
