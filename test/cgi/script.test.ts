@@ -85,3 +85,33 @@ test('script cache: a hit is remembered for the TTL; a refusal is not cached', a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('serve: a file that is neither executable nor a handler module is 403 with one warning and a hint, on /cgi-bin/ and /fcgi-bin/', { timeout: 30_000 }, async () => {
+  const { mkdtempSync, writeFileSync, rmSync, mkdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { startServer } = await import('../helpers/server.js');
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'ff-not-a-script-')));
+  mkdirSync(join(dir, 'cgi-bin'));
+  mkdirSync(join(dir, 'public'));
+  writeFileSync(join(dir, 'cgi-bin', 'notes.txt'), 'not a script\n');
+  const server = await startServer(['--workers', '1'], { cwd: dir });
+  try {
+    for (const mount of ['/cgi-bin/', '/fcgi-bin/']) {
+      const from = server.logs().length;
+      const res = await fetch(`${server.url}${mount}notes.txt`);
+      assert.equal(res.status, 403, mount);
+      assert.doesNotMatch(await res.text(), /not a script/, 'the source is never sent');
+      const line = await server.waitForLog((l) => l['msg'] === 'file in cgi-bin is not a script' && server.logs().indexOf(l) >= from, 5000);
+      assert.equal(line['level'], 40);
+      assert.match(String(line['script']), /notes\.txt$/);
+      assert.equal(line['reason'], 'neither executable nor a .js/.mjs handler module');
+      assert.equal(line['hint'], 'chmod +x it, or name it .mjs');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(server.logs().slice(from).filter((l) => l['msg'] === 'file in cgi-bin is not a script').length, 1, `${mount}: logged once`);
+    }
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
