@@ -71,7 +71,7 @@ test('env rule: the front and the pool apply the same table', () => {
     assert.equal(env[name] === 'v', ok, `pool: ${JSON.stringify(name)}`);
   }
   assert.equal(env['PATH'], '/usr/bin:/bin', 'PATH is the server\'s');
-  assert.equal(Object.getPrototypeOf(env), null);
+  assert.equal(Object.getPrototypeOf(env), null, 'no prototype: a parameter cannot reach Object.prototype names');
   // Every HTTP_* row, sent as a header.
   for (const [name, ok] of RULE_TABLE) {
     if (!name.startsWith('HTTP_') || name === 'HTTP_AUTHORIZATION') continue;
