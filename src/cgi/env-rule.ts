@@ -6,6 +6,7 @@
 //                                                may a variable named by a request (a FastCGI
 //                                                parameter, a header turned HTTP_*) reach a script?
 //   DROPPED_HEADER_VARIABLES, SERVER_ONLY_VARIABLES, SERVER_ONLY_PREFIXES   the table, for docs and tests
+//   DEFAULT_PATH                                 a script's PATH when --pass-env gives none
 //
 // Two sources name a script's variables. The server (forkfast's front, or nginx's fastcgi_param
 // lines) builds the RFC 3875 §4.1 meta-variables; the operator adds PATH and --pass-env. A request
@@ -35,6 +36,9 @@ export const DROPPED_HEADER_VARIABLES: ReadonlySet<string> = new Set([
   'HTTP_TRANSFER_ENCODING',
   'HTTP_CONNECTION',
 ]);
+
+/** PATH is the server's: --pass-env PATH, or this conventional one (never a request's). */
+export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /** Variables only the server sets (PATH: the operator's, through --pass-env or the default). */
 export const SERVER_ONLY_VARIABLES: ReadonlySet<string> = new Set([

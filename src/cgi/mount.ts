@@ -22,6 +22,7 @@ import { collectSmall, SMALL_ANSWER } from './stdout-collect.js';
 import { SpawnError, type ChildExit, type SpawnedChild, type Spawner } from '../spawn/types.js';
 import { errorCodeForSpawnError } from '../spawn/spawner.js';
 import { requestMetaVariables, type GatewaySettings } from './env-http.js';
+import { DEFAULT_PATH } from './env-rule.js';
 
 export interface CgiMountOptions {
   /** The cgi-bin/ directory. */
@@ -53,7 +54,6 @@ export interface CgiMountOptions {
   readonly spoolDir?: string;
 }
 
-const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 const NO_BODY: PreparedBody = { ok: true, length: null, stream: null, dispose: async () => {} };
 /** Fields the front owns: a script cannot add a second request id. */
 const PROTECTED_FIELDS: ReadonlySet<string> = new Set(['x-request-id']);

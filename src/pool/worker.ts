@@ -13,12 +13,12 @@ import { ModuleRunner, stackOf } from './module.js';
 import { runProgram } from './program.js';
 import { ScriptLocator, logScriptMiss, type LocatedScript, type ScriptMiss } from './script.js';
 import { LiveSet } from '../live-set.js';
+import { DEFAULT_PATH } from '../cgi/env-rule.js';
 import { WORKER_BOOT_ERROR, isMasterMessage, type WorkerConfig, type WorkerMessage } from './types.js';
 
 /** booting -> serving -> (retiring: asked to be replaced, still serving) -> draining -> exiting. */
 export type WorkerLifecycle = 'booting' | 'serving' | 'retiring' | 'draining' | 'exiting';
 
-const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** Grace between SIGTERM and SIGKILL for forked programs. */
 const KILL_GRACE_MS = 2000;
 /** SIGINT/SIGQUIT: children get this long before the worker exits anyway. */
