@@ -14,12 +14,16 @@ export const ERRORS = {
   FF_INTERNAL: { status: 500, message: 'Internal Server Error' },
   FF_REDIRECT_LOOP: { status: 500, message: 'Internal Server Error: local redirect loop' },
   FF_HANDLER_ERROR: { status: 500, message: 'Internal Server Error: the handler failed' },
+  FF_HANDLER_UNSETTLED: { status: 500, message: 'Internal Server Error: the handler never settled its response' },
+  FF_NOT_IMPLEMENTED: { status: 501, message: 'Not Implemented' },
   FF_BAD_SCRIPT_RESPONSE: { status: 502, message: 'Bad Gateway: the script sent a malformed response' },
   FF_SCRIPT_START_FAILED: { status: 502, message: 'Bad Gateway: the script could not be started' },
+  FF_SCRIPT_NO_OUTPUT: { status: 502, message: 'Bad Gateway: the script ended without writing a response' },
   FF_UPSTREAM_FAILED: { status: 502, message: 'Bad Gateway: the FastCGI upstream failed' },
   FF_OVERLOADED: { status: 503, message: 'Service Unavailable: too many requests, retry later' },
   FF_SCRIPT_TIMEOUT: { status: 504, message: 'Gateway Timeout: the script did not answer in time' },
   FF_UPSTREAM_TIMEOUT: { status: 504, message: 'Gateway Timeout: the FastCGI upstream did not answer in time' },
+  FF_INSUFFICIENT_STORAGE: { status: 507, message: 'Insufficient Storage: no room to spool the request body' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -64,4 +68,9 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
 /** Usage errors end the CLI with exit code 2 and a one-line reason. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/** Anything thrown, as an Error for the log's `err` field (pino's serializer prints its stack). */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -50,6 +50,9 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
       scripts: { kind: 'cgi-bin', dir: s.cgiBin },
       documentRoot: config.publicDir,
       relativeScriptFilename: pool === undefined,
+      // The embedded pool's workers log their programs' stderr where they read it, in our log.
+      stderrLoggedUpstream: pool !== undefined,
+      sendRequestId: true,
       // About two connections per worker, so the kernel spreads them over every worker.
       client: { upstreams, spreadConns: Math.max(2, 2 * config.pool.workers) },
       log: fcgiLog,

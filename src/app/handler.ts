@@ -123,6 +123,13 @@ export function requestHref(env: CgiEnv): string | null {
 }
 
 /** Whether a CONTENT_LENGTH value announces a body (§4.1.2: unset without one; nginx sends ''). */
+/** Methods Request refuses (Fetch: forbidden methods); a handler cannot be called with them. */
+const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+export function isForbiddenMethod(method: string): boolean {
+  return FORBIDDEN_METHODS.has(method.toUpperCase());
+}
+
 export function declaresBody(length: string | undefined): boolean {
   return length !== undefined && length !== '' && length !== '0';
 }

@@ -15,7 +15,7 @@
 // internal slots), so installLightRequest() gives `new Request(light)` and `fetch(light)` the
 // platform object instead: a handler that proxies its request works unchanged.
 import type { Readable } from 'node:stream';
-import { headersFromCgi, requestFromCgi, requestHref, type CgiEnv } from './handler.js';
+import { headersFromCgi, isForbiddenMethod, requestFromCgi, requestHref, type CgiEnv } from './handler.js';
 import { delegateMissing, syncHeaders } from './lazy-delegate.js';
 
 const StandardRequest: typeof Request = globalThis.Request;
@@ -75,14 +75,12 @@ delegateMissing(LightRequest.prototype, StandardRequest.prototype, (self) => Lig
 
 /** A token (RFC 9110 §5.6.2): the only methods Request takes. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Methods Request refuses (Fetch: forbidden methods). */
-const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
 /** The Request a resident handler gets under --fetch-objects light (after installLightRequest()). */
 export function lightRequestFromCgi(env: CgiEnv, body: Readable | null): Request {
   const method = env['REQUEST_METHOD'] ?? 'GET';
   // A method the platform refuses fails here, as requestFromCgi would (the handler never runs).
-  if (!TOKEN.test(method) || FORBIDDEN_METHODS.has(method.toUpperCase())) return requestFromCgi(env, body);
+  if (!TOKEN.test(method) || isForbiddenMethod(method)) return requestFromCgi(env, body);
   return new LightRequest(env, body) as unknown as Request;
 }
 

@@ -166,7 +166,7 @@ class Client implements FastcgiClient, ConnOwner, JobOwner {
   }
 
   logStderr(job: Job, chunk: Buffer): void {
-    this.log.warn({ upstream: job.exchange?.conn.upstream, stderr: chunk.toString('utf8', 0, Math.min(chunk.length, 4096)) }, 'FastCGI upstream stderr');
+    this.log.warn({ upstream: job.exchange?.conn.upstream, line: chunk.toString('utf8', 0, Math.min(chunk.length, 4096)) }, 'FastCGI upstream stderr');
   }
 
   /** Called by a job when it settled, so its slot goes to the next one. */

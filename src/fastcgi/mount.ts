@@ -3,10 +3,10 @@
 //
 // Exports: createFastcgiMount(opts) -> Mount, FastcgiMountOptions.
 //
-// The same story as the CGI mount with the fork replaced by a FastCGI request: resolve the script,
-// prepare the body, build the meta-variables (cgi/env, shared with CGI), send them as PARAMS
-// (FastCGI §5.2), and answer the STDOUT stream with the CGI response writer (cgi/answer): a
-// Responder's FCGI_STDOUT is a CGI response (§6.2). Upstream failures map to 502/503/504.
+// The mount keeps what is FastCGI's own: where scripts are found (cgi-bin/ rules, or a docroot)
+// and how a script is started: a FastCGI request whose PARAMS are the meta-variables (§5.2) and
+// whose FCGI_STDOUT is a CGI response (§6.2). Everything else is the gateway flow's
+// (gateway/flow), the same as for /cgi-bin/.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { resolve, relative } from 'node:path';
@@ -14,13 +14,13 @@ import type { Logger } from '../log.js';
 import type { Mount, RequestContext, RouteKind } from '../http/route.js';
 import { sendError } from '../errors.js';
 import { ScriptCache, logScriptRefusal } from '../cgi/script.js';
-import { prepareBody, type PreparedBody } from '../cgi/body.js';
-import type { MetaVariables, ScriptTarget } from '../cgi/env.js';
-import { answerCgiBuffer, answerCgiResponse } from '../cgi/answer.js';
-import { createFastcgiClient, type AbortSignalLike, type FastcgiClient, type FastcgiClientOptions, type FastcgiResponse } from './client.js';
+import type { PreparedBody } from '../cgi/body.js';
+import type { MetaVariables } from '../cgi/env.js';
+import { createFastcgiClient, type FastcgiClient, type FastcgiClientOptions, type FastcgiResponse } from './client.js';
 import { isFastcgiError } from './errors.js';
 import { resolveDocrootScript } from './docroot.js';
-import { requestMetaVariables, type GatewaySettings } from '../cgi/env-http.js';
+import { ClientGone, Gateway, StartFailed, type GatewayTarget, type ScriptRun, type ScriptStarter } from '../gateway/flow.js';
+import type { Failure } from '../gateway/failure.js';
 
 export interface FastcgiMountOptions {
   /** '/fcgi-bin/' or an operator's '/php/'; ends with '/'. */
@@ -47,37 +47,59 @@ export interface FastcgiMountOptions {
    * pool resolves a relative SCRIPT_FILENAME inside its own --cgi-bin.
    */
   readonly relativeScriptFilename?: boolean;
+  /**
+   * The upstream logs its scripts' stderr to our own log already (the embedded pool's workers
+   * read it): FCGI_STDERR is then not logged a second time. Default false: logged here.
+   */
+  readonly stderrLoggedUpstream?: boolean;
+  /** Send the front's request id as the REQUEST_ID parameter (the pool's log lines carry it). */
+  readonly sendRequestId?: boolean;
 }
 
-type Target = ScriptTarget & { readonly nph: boolean };
+type Target = GatewayTarget;
 
-const NO_BODY: PreparedBody = { ok: true, length: null, stream: null, dispose: async () => {} };
-const PROTECTED_FIELDS: ReadonlySet<string> = new Set(['x-request-id']);
+const dropStderr = (): void => {};
 
-/**
- * The abort switch handed to the client for one request: it does the one thing needed, where an
- * AbortController and its EventTarget listeners cost ~2 % of the front's CPU.
- */
-class ClientGone implements AbortSignalLike {
-  aborted = false;
-  private listener: (() => void) | null = null;
+/** A FastCGI request as a ScriptRun. */
+class FastcgiRun implements ScriptRun {
+  readonly over: Promise<unknown>;
+  private done: Promise<boolean> | null = null;
 
-  addEventListener(_type: 'abort', listener: () => void): void {
-    this.listener = listener;
+  constructor(
+    private readonly response: FastcgiResponse,
+    private readonly gone: ClientGone,
+  ) {
+    this.over = response.ended.then(noop, noop);
   }
 
-  removeEventListener(_type: 'abort', listener: () => void): void {
-    if (this.listener === listener) this.listener = null;
+  get stdout(): FastcgiResponse['stdout'] {
+    return this.response.stdout;
   }
 
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    const l = this.listener;
-    this.listener = null;
-    l?.();
+  /** The usual resident answer came whole with its END_REQUEST: one write, no stream. */
+  collect(): Buffer | null {
+    const whole = this.response.takeComplete();
+    if (whole !== null) this.done = COMPLETE;
+    return whole;
+  }
+
+  complete(): Promise<boolean> {
+    return (this.done ??= this.response.ended.then(yes, no));
+  }
+
+  async failure(malformed: Failure): Promise<Failure | null> {
+    // The head is bad: if the exchange already failed, its error says why (504 on a timeout).
+    const why = await Promise.race([this.response.ended.then(() => null, (e: unknown) => e), new Promise<null>((r) => setImmediate(r, null))]);
+    this.gone.abort();
+    if (isFastcgiError(why)) return why.code === 'FCGI_ABORTED' ? null : { kind: 'fastcgi', err: why };
+    return malformed;
   }
 }
+
+const noop = (): void => {};
+const yes = (): boolean => true;
+const no = (): boolean => false;
+const COMPLETE = Promise.resolve(true);
 
 export function createFastcgiMount(opts: FastcgiMountOptions): Mount {
   const prefix = opts.prefix;
@@ -99,6 +121,37 @@ export function createFastcgiMount(opts: FastcgiMountOptions): Mount {
     return { scriptName: r.scriptName, pathInfo: r.pathInfo, filename, nph: r.nph };
   }
 
+  const onStderr = opts.stderrLoggedUpstream === true ? dropStderr : null;
+  const sendRequestId = opts.sendRequestId === true;
+  const starter: ScriptStarter<Target> = {
+    async start(script: Target, env: MetaVariables, body: PreparedBody, gone: ClientGone, ctx: RequestContext): Promise<ScriptRun> {
+      const name = script.scriptName;
+      const params = sendRequestId ? { ...env, REQUEST_ID: ctx.id } : env;
+      try {
+        const response = await client.request({
+          params,
+          body: body.stream,
+          signal: gone,
+          onStderr: onStderr ?? ((chunk) => ctx.log.warn({ script: name, line: chunk.toString('utf8', 0, Math.min(chunk.length, 4096)) }, 'script stderr')),
+        });
+        return new FastcgiRun(response, gone);
+      } catch (err) {
+        if (gone.aborted) throw new StartFailed(null);
+        if (!isFastcgiError(err)) throw err;
+        throw new StartFailed({ kind: 'fastcgi', err });
+      }
+    },
+  };
+  const gateway = new Gateway<Target>(
+    {
+      maxBodySize: opts.limits.maxBodySize,
+      maxHeaderBytes: opts.limits.maxHeaderBytes,
+      spoolDir: opts.spoolDir,
+      settings: { documentRoot, serverSoftware: opts.serverSoftware, passAuthorization: opts.passAuthorization },
+    },
+    starter,
+  );
+
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const script = locate(ctx.rawPath);
     if (!('scriptName' in script)) {
@@ -106,92 +159,7 @@ export function createFastcgiMount(opts: FastcgiMountOptions): Mount {
       sendError(res, script.code, ctx.id);
       return;
     }
-    // RFC 3875 §6.2.2: after a local redirect the request is a GET without the body. A request
-    // without body framing (RFC 9112 §6.3) has none: no await for it.
-    const framed = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    const body = ctx.redirectDepth === 0 && framed ? await prepareBody(req, { maxBodySize: opts.limits.maxBodySize, spoolDir: opts.spoolDir }) : NO_BODY;
-    if (!body.ok) {
-      ctx.log.info({ script: script.scriptName, reason: body.reason }, 'request body refused');
-      res.shouldKeepAlive = false;
-      sendError(res, body.code, ctx.id, { connection: 'close' });
-      return;
-    }
-    if (body === NO_BODY) return forward(req, res, ctx, script, body);
-    try {
-      await forward(req, res, ctx, script, body);
-    } finally {
-      await body.dispose();
-    }
-  }
-
-  const settings: GatewaySettings = { documentRoot, serverSoftware: opts.serverSoftware, passAuthorization: opts.passAuthorization };
-  const metaVariables = (req: IncomingMessage, ctx: RequestContext, script: Target, length: number | null): MetaVariables =>
-    requestMetaVariables(req, ctx, script, length, settings);
-
-  async function forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, script: Target, body: PreparedBody): Promise<void> {
-    const name = script.scriptName;
-    const aborted = new ClientGone();
-    // The HTTP client went away before the answer was complete: ABORT_REQUEST (§5.4).
-    const onClose = (): void => {
-      if (!res.writableFinished) aborted.abort();
-    };
-    res.once('close', onClose);
-    const detach = (): void => {
-      res.off('close', onClose);
-    };
-    let response: FastcgiResponse;
-    try {
-      response = await client.request({
-        params: metaVariables(req, ctx, script, body.length),
-        body: body.stream,
-        signal: aborted,
-        onStderr: (chunk) => ctx.log.warn({ script: name, stderr: chunk.toString('utf8', 0, Math.min(chunk.length, 4096)) }, 'script stderr'),
-      });
-    } catch (err) {
-      detach();
-      if (aborted.aborted) return;
-      if (!isFastcgiError(err)) throw err;
-      ctx.log.warn({ script: name, code: err.code, why: err.message }, 'FastCGI upstream failed');
-      sendError(res, err.errorCode, ctx.id, err.errorCode === 'FF_OVERLOADED' ? { 'retry-after': '1' } : undefined);
-      return;
-    }
-    // The usual resident answer came whole with its END_REQUEST: one write, no stream.
-    const whole = script.nph ? null : response.takeComplete();
-    if (whole !== null) {
-      detach();
-      const result = await answerCgiBuffer(res, ctx, whole, { maxHeaderBytes: opts.limits.maxHeaderBytes, protectedFields: PROTECTED_FIELDS });
-      if (result.kind === 'malformed') {
-        ctx.log.warn({ script: name, malformed: result.reason, line: result.line }, 'malformed script response');
-        sendError(res, 'FF_BAD_SCRIPT_RESPONSE', ctx.id);
-      } else if (result.kind === 'written' && result.outcome !== 'complete' && result.outcome !== 'no-body') {
-        ctx.log.warn({ script: name, outcome: result.outcome }, 'script body did not match its response');
-      }
-      return;
-    }
-    const { ended } = response;
-    void ended.then(detach, detach);
-    const result = await answerCgiResponse(res, ctx, response.stdout, {
-      maxHeaderBytes: opts.limits.maxHeaderBytes,
-      nph: script.nph,
-      protectedFields: PROTECTED_FIELDS,
-      complete: () => ended.then(() => true, () => false),
-      beforeRedirect: detach,
-    });
-    if (result.kind === 'malformed') {
-      // The head is bad: if the exchange already failed, its error says why (504 on a timeout).
-      const why = await Promise.race([ended.then(() => null, (e: unknown) => e), new Promise<null>((r) => setImmediate(r, null))]);
-      aborted.abort();
-      if (isFastcgiError(why) && why.code === 'FCGI_ABORTED') return;
-      if (isFastcgiError(why)) {
-        ctx.log.warn({ script: name, code: why.code, why: why.message }, 'FastCGI upstream failed before the response head');
-        sendError(res, why.errorCode, ctx.id);
-        return;
-      }
-      ctx.log.warn({ script: name, malformed: result.reason, line: result.line }, 'malformed script response');
-      sendError(res, 'FF_BAD_SCRIPT_RESPONSE', ctx.id);
-    } else if (result.kind === 'written' && result.outcome !== 'complete' && result.outcome !== 'no-body' && result.outcome !== 'client-gone') {
-      ctx.log.warn({ script: name, outcome: result.outcome }, 'script body did not match its response');
-    }
+    return gateway.serve(req, res, ctx, script);
   }
 
   return {

@@ -46,7 +46,7 @@ export class ResponderConnection implements RecordSink, ReadGate {
     }
     if (err !== null) {
       this.shared.protocolErrors++;
-      this.shared.log.warn({ code: err.code, detail: err.message, remote: this.socket.remoteAddress }, 'FastCGI protocol error: closing connection');
+      this.shared.log.warn({ code: err.code, err, remote: this.socket.remoteAddress }, 'FastCGI protocol error: closing connection');
       this.destroy('protocol error');
     }
   }
@@ -113,7 +113,7 @@ export class ResponderConnection implements RecordSink, ReadGate {
 
   protocolError(detail: string): void {
     this.shared.protocolErrors++;
-    this.shared.log.warn({ code: 'FCGI_UNEXPECTED_RECORD', detail, remote: this.socket.remoteAddress }, 'FastCGI protocol error: closing connection');
+    this.shared.log.warn({ code: 'FCGI_UNEXPECTED_RECORD', err: new Error(detail), remote: this.socket.remoteAddress }, 'FastCGI protocol error: closing connection');
     this.destroy('protocol error');
   }
 

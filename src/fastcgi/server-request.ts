@@ -191,7 +191,7 @@ export class RequestImpl implements ResponderRequest, StreamOwner {
     this.stdinPieces = null;
     if (!this.conn.socket.destroyed) this.conn.out.write(encodeEndRequest(this.requestId, 1, FCGI_REQUEST_COMPLETE));
     this.conn.requestDone(this);
-    this.log.debug({ requestId: this.requestId, why }, 'FastCGI request aborted');
+    this.log.debug({ requestId: this.requestId, reason: why }, 'FastCGI request aborted');
     if (this.controller !== null) this.controller.abort();
     const listeners = this.abortListeners;
     this.abortListeners = null;

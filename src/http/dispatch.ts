@@ -85,7 +85,7 @@ class DispatchContext implements RequestContext {
 /** A thrown error becomes its catalogue answer; anything else is a logged 500 without detail. */
 export function answerError(res: ServerResponse, id: string, log: Logger, err: unknown): void {
   if (isForkfastError(err)) {
-    if (err.status >= 500) log.error({ code: err.code, detail: err.message }, 'request failed');
+    if (err.status >= 500) log.error({ code: err.code, err }, 'request failed');
     sendError(res, err.code, id);
     return;
   }

@@ -265,7 +265,7 @@ export class Arbiter {
     const r = forkWorker(config, BOOT_TIMEOUT_MS, {
       onMessage: (rec, m) => this.onMessage(rec, m),
       onExit: () => this.queue.wake(),
-      onError: (rec, err) => this.log.warn({ worker: rec.id, workerPid: rec.pid, err: err.message }, 'worker IPC error'),
+      onError: (rec, err) => this.log.warn({ worker: rec.id, workerPid: rec.pid, err }, 'worker IPC error'),
     });
     this.workers.set(id, r);
     this.log.debug({ worker: id, workerPid: r.pid, generation: this.generation, maxRequests: config.maxRequests }, 'worker spawned');

@@ -6,8 +6,9 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { ResponderRequest } from '../fastcgi/server.js';
-import { hasRequestBody, loadHandler, requestFromCgi, sendCgiResponse, type CgiEnv, type FetchFunction } from '../app/handler.js';
-import { writeCgiError } from './cgi-error.js';
+import { hasRequestBody, isForbiddenMethod, loadHandler, requestFromCgi, sendCgiResponse, type CgiEnv, type FetchFunction } from '../app/handler.js';
+import { requestIdOf, writeCgiError } from './cgi-error.js';
+import { asError } from '../errors.js';
 import type { LocatedScript } from './script.js';
 import { scriptEnv } from './script-env.js';
 import { LiveSet } from '../live-set.js';
@@ -71,7 +72,7 @@ export class ModuleRunner {
     return this.load(script.file).then(
       (h) => this.call(r, script, env, h),
       (err: unknown) => {
-        this.log.error({ script: script.file, err: stackOf(err) }, 'handler module could not be loaded');
+        this.log.error({ reqId: requestIdOf(r), script: script.file, err: asError(err) }, 'handler module could not be loaded');
         writeCgiError(r, 'FF_HANDLER_ERROR', 1);
       },
     );
@@ -89,6 +90,13 @@ export class ModuleRunner {
     try {
       result = handler(this.makeRequest(env, hasBody ? r.stdin : null), env);
     } catch (err) {
+      // TRACE, CONNECT, TRACK: Request refuses them (Fetch: forbidden methods), so no handler
+      // can be called with one. The server does not implement it for handlers (RFC 9110 §15.6.2).
+      if (isForbiddenMethod(method)) {
+        this.log.info({ reqId: requestIdOf(r), script: script.file, method }, 'method not supported for handler modules');
+        writeCgiError(r, 'FF_NOT_IMPLEMENTED');
+        return Promise.resolve();
+      }
       return this.threw(r, script, env, err);
     }
     if (!isThenable(result)) return this.answer(r, script, result, method);
@@ -100,7 +108,7 @@ export class ModuleRunner {
             expire: () => {
               if (over) return;
               over = true;
-              this.log.warn({ script: script.file, timeoutMs: this.timeoutMs }, 'handler did not answer in time');
+              this.log.warn({ reqId: requestIdOf(r), script: script.file, timeoutMs: this.timeoutMs }, 'handler did not answer in time');
               writeCgiError(r, 'FF_SCRIPT_TIMEOUT', 1);
               resolve();
             },
@@ -131,7 +139,7 @@ export class ModuleRunner {
   }
 
   private threw(r: ResponderRequest, script: LocatedScript, env: CgiEnv, err: unknown): Promise<void> {
-    this.log.error({ script: script.file, uri: env['REQUEST_URI'], err: stackOf(err) }, 'handler threw');
+    this.log.error({ reqId: requestIdOf(r), script: script.file, uri: env['REQUEST_URI'], err: asError(err) }, 'handler threw');
     writeCgiError(r, 'FF_HANDLER_ERROR', 1);
     return Promise.resolve();
   }
@@ -139,14 +147,14 @@ export class ModuleRunner {
   private async answer(r: ResponderRequest, script: LocatedScript, response: unknown, method: string): Promise<void> {
     if (r.aborted) return;
     if (!(response instanceof Response)) {
-      this.log.error({ script: script.file, got: typeof response }, 'handler did not return a Response');
+      this.log.error({ reqId: requestIdOf(r), script: script.file, got: typeof response }, 'handler did not return a Response');
       return writeCgiError(r, 'FF_HANDLER_ERROR', 1);
     }
     try {
       await sendCgiResponse(response, r, { head: method === 'HEAD' });
     } catch (err) {
       // Headers may be out already: end what we can; the web server sees a short body.
-      if (!r.aborted) this.log.warn({ script: script.file, err: stackOf(err) }, 'handler response body failed');
+      if (!r.aborted) this.log.warn({ reqId: requestIdOf(r), script: script.file, err: asError(err) }, 'handler response body failed');
       return r.end(1);
     }
   }
@@ -170,8 +178,4 @@ export class ModuleRunner {
 
 function isThenable(v: unknown): v is Promise<Response> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
-}
-
-export function stackOf(err: unknown): string {
-  return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }

@@ -10,8 +10,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log.js';
 import type { ResponderRequest } from '../fastcgi/server.js';
 import { checkExecLimits } from '../cgi/env.js';
-import { SpawnError, type Spawner } from '../spawn/types.js';
-import { writeCgiError } from './cgi-error.js';
+import type { Spawner } from '../spawn/types.js';
+import { answerFailure, requestIdOf } from './cgi-error.js';
+import { silentExitFailure } from '../gateway/failure.js';
 import { collectSmall, SMALL_ANSWER } from '../cgi/stdout-collect.js';
 import { declaresBody } from '../app/handler.js';
 import type { LocatedScript } from './script.js';
@@ -30,10 +31,7 @@ export interface ProgramOptions {
 export async function runProgram(r: ResponderRequest, script: LocatedScript, opts: ProgramOptions, log: Logger): Promise<void> {
   const env = scriptEnv(r.params, script, opts.passAuthorization === true, opts.extraEnv);
   const tooBig = checkExecLimits(env);
-  if (tooBig !== null) {
-    log.warn({ script: script.file, variable: tooBig }, 'meta-variables exceed the execve limits');
-    return writeCgiError(r, 'FF_HEADERS_TOO_LARGE');
-  }
+  if (tooBig !== null) return answerFailure(r, log, script.file, { kind: 'exec-limits', variable: tooBig });
   let child;
   try {
     child = await opts.spawner.spawn(
@@ -50,19 +48,14 @@ export async function runProgram(r: ResponderRequest, script: LocatedScript, opt
         onStderrLine: (line) => {
           // Both: the web server logs FCGI_STDERR in its error log (nginx does), we log it too.
           r.writeStderr(`${line}\n`);
-          log.warn({ script: script.file, line }, 'script stderr');
+          log.warn({ reqId: requestIdOf(r), script: script.file, line }, 'script stderr');
         },
       },
       r.signal,
     );
   } catch (err) {
     if (r.aborted) return;
-    if (err instanceof SpawnError && err.code === 'EQUEUEFULL') {
-      log.warn({ script: script.file }, 'too many programs running and queued; answering 503 (consider raising --max-children)');
-      return writeCgiError(r, 'FF_OVERLOADED');
-    }
-    log.error({ script: script.file, code: (err as SpawnError).code, err: (err as Error).message }, 'program could not be started');
-    return writeCgiError(r, 'FF_SCRIPT_START_FAILED');
+    return answerFailure(r, log, script.file, { kind: 'spawn', err: err instanceof Error ? err : new Error(String(err)) });
   }
   // The usual small answer (hello.sh: ~60 bytes, then EOF) goes out in one write, without a
   // pipeline of streams; a large or slow one is streamed with backpressure.
@@ -84,15 +77,9 @@ export async function runProgram(r: ResponderRequest, script: LocatedScript, opt
   // `exited` waits for stderr's EOF too: every line went out as FCGI_STDERR before END_REQUEST.
   const exit = await child.exited;
   if (r.aborted) return;
-  if (wrote === 0 && (exit.reason === 'timeout' || exit.reason === 'idle-timeout')) {
-    log.warn({ script: script.file, reason: exit.reason }, 'program timed out before answering');
-    return writeCgiError(r, 'FF_SCRIPT_TIMEOUT');
-  }
-  if (wrote === 0) {
-    log.warn({ script: script.file, code: exit.code, signal: exit.signal }, 'program exited without output');
-    return writeCgiError(r, 'FF_BAD_SCRIPT_RESPONSE', exit.code ?? 1);
-  }
-  if (exit.reason !== 'exited') log.warn({ script: script.file, reason: exit.reason }, 'program was killed mid-response');
+  // Nothing written: the same failure, status and log line as under the front's /cgi-bin/.
+  if (wrote === 0) return answerFailure(r, log, script.file, silentExitFailure(exit, false), exit.code ?? 1);
+  if (exit.reason !== 'exited') log.warn({ reqId: requestIdOf(r), script: script.file, reason: exit.reason }, 'program was killed mid-response');
   // FCGI_END_REQUEST appStatus carries the exit code (FastCGI spec §5.5).
   r.end(exit.code ?? 1);
 }

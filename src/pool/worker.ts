@@ -5,11 +5,13 @@ import net from 'node:net';
 import type { Logger } from '../log.js';
 import { createResponder, type ResponderRequest } from '../fastcgi/server.js';
 import { createSpawner } from '../spawn/spawner.js';
+import { DEFAULT_PATH } from '../spawn/types.js';
 import { writeCgiError } from './cgi-error.js';
 import { requestFromCgi } from '../app/handler.js';
 import { installLightRequest, lightRequestFromCgi } from '../app/light-request.js';
 import { installLightResponse } from '../app/light-response.js';
-import { ModuleRunner, stackOf } from './module.js';
+import { ModuleRunner } from './module.js';
+import { asError } from '../errors.js';
 import { runProgram } from './program.js';
 import { ScriptLocator, logScriptMiss, type LocatedScript, type ScriptMiss } from './script.js';
 import { LiveSet } from '../live-set.js';
@@ -98,7 +100,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   }
 
   function failed(r: ResponderRequest, err: unknown): void {
-    r.log.error({ err: stackOf(err) }, 'request failed inside the worker');
+    r.log.error({ reqId: r.params.get('REQUEST_ID'), err: asError(err) }, 'request failed inside the worker');
     writeCgiError(r, 'FF_INTERNAL', 1);
   }
 
@@ -124,7 +126,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   });
   server.once('error', (err) => {
     if (state === 'booting') bootFailed(`cannot listen on the pool socket: ${err.message}`);
-    else log.error({ err: err.message }, 'listening socket error');
+    else log.error({ err }, 'listening socket error');
   });
   const listenOpts = config.listen.kind === 'unix' ? { path: config.listen.path } : { host: config.listen.host, port: config.listen.port };
   server.listen(listenOpts, () => {
@@ -141,7 +143,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   async function drain(why: string): Promise<void> {
     if (state === 'draining' || state === 'exiting') return;
     state = 'draining';
-    log.info({ why, inFlight, served }, 'worker draining');
+    log.info({ reason: why, inFlight, served }, 'worker draining');
     server.close();
     // A connection accepted just before the close has sent nothing yet: the responder would see
     // it idle and close it, failing a request the client already committed to. Give fresh
@@ -156,7 +158,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   function quit(why: string): void {
     if (state === 'exiting') return;
     state = 'exiting';
-    log.info({ why, inFlight }, 'worker quitting');
+    log.info({ reason: why, inFlight }, 'worker quitting');
     server.close();
     const timer = setTimeout(() => exit(0), FAST_EXIT_MS);
     void spawner.close().then(() => {
@@ -190,13 +192,13 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   // After an uncaught exception the process state is unknown: finish the requests in progress,
   // and ask to be replaced as --max-requests does (no request is cut).
   process.on('uncaughtException', (err) => {
-    log.error({ err: stackOf(err) }, 'uncaught exception (a handler callback?); the worker finishes its requests and is replaced');
+    log.error({ err: asError(err) }, 'uncaught exception (a handler callback?); the worker finishes its requests and is replaced');
     if (state === 'serving') {
       state = 'retiring';
       send({ type: 'ff:retire', served });
     }
   });
-  process.on('unhandledRejection', (err) => log.error({ err: stackOf(err) }, 'unhandled rejection (a handler promise?); the worker keeps serving'));
+  process.on('unhandledRejection', (err) => log.error({ err: asError(err) }, 'unhandled rejection (a handler promise?); the worker keeps serving'));
 
   function bootFailed(message: string): void {
     log.fatal({ reason: message }, 'worker cannot boot');

@@ -59,7 +59,7 @@ function loadAddon(log: Logger): NativeSpawn | null {
       cached = addon;
       return addon;
     } catch (err) {
-      log.debug({ path, err: (err as Error).message }, 'native spawn addon failed to load, using child_process');
+      log.debug({ path, err }, 'native spawn addon failed to load, using child_process');
       return null;
     }
   }

@@ -1,5 +1,5 @@
 // A counting semaphore with a bounded FIFO of waiters: the limit on concurrent children.
-import { SpawnError } from './types.js';
+import { SpawnError, type AbortSignalLike } from './types.js';
 
 interface Waiter {
   readonly grant: () => void;
@@ -30,7 +30,7 @@ export class SlotQueue {
    * answers 503 with Retry-After) and with ABORT_ERR when `signal` fires while we wait: the
    * waiter leaves the queue at once, so an abandoned request never takes a slot.
    */
-  acquire(signal?: AbortSignal): Promise<void> {
+  acquire(signal?: AbortSignalLike): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     if (this.running < this.limit && this.queued === 0) {
       this.running++;
@@ -89,8 +89,8 @@ export class SlotQueue {
   }
 }
 
-export function abortError(signal: AbortSignal | undefined): SpawnError {
+export function abortError(signal: AbortSignalLike | undefined): SpawnError {
   const err = new SpawnError('ABORT_ERR', 'aborted while waiting for a child slot');
-  Object.defineProperty(err, 'cause', { value: signal?.reason, enumerable: false });
+  Object.defineProperty(err, 'cause', { value: (signal as { reason?: unknown } | undefined)?.reason, enumerable: false });
   return err;
 }

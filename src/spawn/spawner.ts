@@ -1,11 +1,10 @@
 // The process spawner (`spawn/spawner`): a bounded number of children, each in its own process group.
-import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StartChild } from './backend.js';
 import { supervise } from './child.js';
 import { startNodeChild } from './node-backend.js';
 import { abortError, SlotQueue } from './queue.js';
-import { SpawnError, type ChildExit, type SpawnedChild, type Spawner, type SpawnerOptions, type SpawnRequest } from './types.js';
+import { SpawnError, type AbortSignalLike, type ChildExit, type SpawnedChild, type Spawner, type SpawnerOptions, type SpawnRequest } from './types.js';
 import { loadNativeStarter, type NativeMode } from './native-backend.js';
 import { LiveSet } from '../live-set.js';
 
@@ -15,21 +14,6 @@ export type { ChildExit, ExitReason, SpawnedChild, Spawner, SpawnerOptions, Spaw
 /** Defaults the configuration may start from: "a few per CPU" children (issue 3). */
 export function defaultSpawnerOptions(cpus: number): SpawnerOptions {
   return { maxChildren: Math.max(4, cpus * 4), queueSize: 256, killGraceMs: 2000, stderrLimit: 64 * 1024, backend: 'auto' };
-}
-
-/** Errno codes that mean "out of resources right now": retry later rather than blame the script. */
-const EXHAUSTED = new Set(['EAGAIN', 'EMFILE', 'ENFILE', 'ENOMEM']);
-
-/**
- * The catalogue entry a gateway answers a failed spawn() with; null for ABORT_ERR (the client is
- * gone: nothing to answer). EQUEUEFULL is 503 with Retry-After (issue 3); E2BIG means the request
- * made the environment too large for exec: 431, not a crash.
- */
-export function errorCodeForSpawnError(err: SpawnError): ErrorCode | null {
-  if (err.code === 'ABORT_ERR') return null;
-  if (err.code === 'EQUEUEFULL' || err.code === 'ECLOSED' || EXHAUSTED.has(err.code)) return 'FF_OVERLOADED';
-  if (err.code === 'E2BIG') return 'FF_HEADERS_TOO_LARGE';
-  return 'FF_SCRIPT_START_FAILED';
 }
 
 /** Knobs for benchmarks and tests, not for configuration. */
@@ -59,7 +43,7 @@ export function createSpawner(options: SpawnerOptions, parentLog: Logger, intern
 
   const closedError = (): SpawnError => new SpawnError('ECLOSED', 'the spawner is closing');
 
-  async function spawn(request: SpawnRequest, signal?: AbortSignal): Promise<SpawnedChild> {
+  async function spawn(request: SpawnRequest, signal?: AbortSignalLike): Promise<SpawnedChild> {
     if (closing) throw closedError();
     await slots.acquire(signal);
     let raw;

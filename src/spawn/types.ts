@@ -1,6 +1,9 @@
 // The contract between the gateways (CGI, pool worker) and the process spawner (`spawn/spawner`).
 import type { Readable } from 'node:stream';
 
+/** PATH of every child unless the operator passes one (--pass-env PATH): the conventional one. */
+export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
 export interface SpawnRequest {
   /** Absolute real path of the program; run with execve semantics, never through a shell. */
   readonly file: string;
@@ -54,11 +57,21 @@ export class SpawnError extends Error {
   }
 }
 
+/**
+ * What spawn() needs of an abort signal: an AbortSignal, or the front's lighter per-request
+ * switch (gateway/flow ClientGone), which holds one listener at a time.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface Spawner {
   /** Which mechanism runs children: the native posix_spawn helper or node's child_process. */
   readonly backend: 'native' | 'node';
   /** Starts a child, waiting in the bounded queue if maxChildren are running. */
-  spawn(request: SpawnRequest, signal?: AbortSignal): Promise<SpawnedChild>;
+  spawn(request: SpawnRequest, signal?: AbortSignalLike): Promise<SpawnedChild>;
   /** Children running now, and requests waiting for a slot. */
   stats(): { running: number; queued: number; spawned: number };
   /** Kills every child (TERM, grace, KILL) and waits until all are reaped. */

@@ -166,14 +166,21 @@ test('mount: Content-Length from the script is enforced', T, async () => {
 
 test('mount: every malformed output gives 502 and one log line naming the script', T, async () => {
   const modes = ['bad-no-blank', 'bad-no-colon', 'bad-status', 'bad-status-range', 'bad-cr', 'bad-nul', 'bad-fold', 'bad-name', 'bad-cl', 'bad-huge', 'bad-empty', 'bad-exit'];
+  // A script that wrote nothing is not malformed: the line says it ended without a response, and how.
+  const silent: Record<string, number> = { 'bad-empty': 0, 'bad-exit': 3 };
   for (const mode of modes) {
     const r = await fetchRaw(h.port, `/cgi-bin/test.cgi?${mode}`);
     assert.equal(r.status, 502, mode);
     assert.ok(!r.text.includes('Injected') && r.headers['injected'] === undefined, mode);
     const id = r.headers['x-request-id'];
-    const lines = h.logs().filter((l) => l['reqId'] === id && l['msg'] === 'malformed script response');
+    const msg = mode in silent ? 'script ended without writing a response' : 'malformed script response';
+    const lines = h.logs().filter((l) => l['reqId'] === id && l['msg'] === msg);
     assert.equal(lines.length, 1, mode);
     assert.equal(lines[0]?.['script'], '/cgi-bin/test.cgi');
+    if (mode in silent) {
+      assert.equal(lines[0]?.['exitCode'], silent[mode], mode);
+      assert.match(r.text, /ended without writing a response/, mode);
+    }
   }
 });
 
@@ -182,7 +189,7 @@ test('mount: a script that cannot be started is 502 with a log line saying why',
   assert.equal(r.status, 502);
   const line = h.logs().find((l) => l['reqId'] === r.headers['x-request-id'] && l['msg'] === 'script could not be started');
   assert.ok(line, 'log line');
-  assert.match(String(line['why']), /interpreter/);
+  assert.match(String((line['err'] as { message?: string } | undefined)?.message), /interpreter/);
 });
 
 test('mount: an executable that is no program (exec format error) is 502 with a log line, never run through a shell', T, async () => {

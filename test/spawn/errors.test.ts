@@ -1,7 +1,7 @@
 // Pure parts of the spawner: the #! parser behind start-failure messages, and the error mapping.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorCodeForSpawnError } from '../../src/spawn/spawner.js';
+import { errorCodeForSpawnError } from '../../src/gateway/failure.js';
 import { shebangInterpreter } from '../../src/spawn/diagnose.js';
 import { SpawnError } from '../../src/spawn/types.js';
 
@@ -24,6 +24,7 @@ test('errorCodeForSpawnError maps spawn failures to catalogue codes', () => {
     ['EQUEUEFULL', 'FF_OVERLOADED'],
     ['ECLOSED', 'FF_OVERLOADED'],
     ['EMFILE', 'FF_OVERLOADED'],
+    ['EAGAIN', 'FF_OVERLOADED'],
     ['E2BIG', 'FF_HEADERS_TOO_LARGE'],
     ['ENOENT', 'FF_SCRIPT_START_FAILED'],
     ['EACCES', 'FF_SCRIPT_START_FAILED'],
