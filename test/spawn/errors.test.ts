@@ -1,7 +1,7 @@
 // Pure parts of the spawner: the #! parser behind start-failure messages, and the error mapping.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorCodeForSpawnError } from '../../src/gateway/failure.js';
+import { describeFailure, errorCodeForSpawnError } from '../../src/gateway/failure.js';
 import { shebangInterpreter } from '../../src/spawn/diagnose.js';
 import { SpawnError } from '../../src/spawn/types.js';
 
@@ -32,4 +32,17 @@ test('errorCodeForSpawnError maps spawn failures to catalogue codes', () => {
     ['ABORT_ERR', null],
   ];
   for (const [code, want] of cases) assert.equal(errorCodeForSpawnError(new SpawnError(code, 'x')), want, code);
+});
+
+test('one table: every start failure that means "no resources now" is 503 with Retry-After, others 502', () => {
+  for (const code of ['EQUEUEFULL', 'EMFILE', 'ENFILE', 'EAGAIN', 'ENOMEM']) {
+    const entry = describeFailure({ kind: 'spawn', err: new SpawnError(code, 'x') });
+    assert.equal(entry.code, 'FF_OVERLOADED', code);
+    assert.equal(entry.retryAfter, true, code);
+  }
+  for (const code of ['ENOENT', 'EACCES', 'ENOEXEC', 'EUNKNOWN']) {
+    const entry = describeFailure({ kind: 'spawn', err: new SpawnError(code, 'x') });
+    assert.equal(entry.code, 'FF_SCRIPT_START_FAILED', code);
+    assert.equal(entry.retryAfter, false, code);
+  }
 });

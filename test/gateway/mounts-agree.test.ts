@@ -1,0 +1,114 @@
+// `forkfast serve`: the same failing script gets the same status, body and log line on every mount.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type RunningServer } from '../helpers/server.js';
+import { rawRequest } from '../helpers/raw-http.js';
+
+const PROGRAMS: Record<string, string> = {
+  // Writes nothing and exits 3.
+  'exit3.cgi': '#!/bin/sh\nexit 3\n',
+  'noisy.cgi': '#!/bin/sh\necho "noisy-line-$QUERY_STRING" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
+};
+const MODULES: Record<string, string> = {
+  'hang.mjs': 'export default () => new Promise(() => {});\n',
+  'throw.mjs': "export default () => { throw new Error('thrown on purpose'); };\n",
+  'hello.mjs': "export default () => new Response('hello\\n');\n",
+};
+
+let dir = '';
+let server: RunningServer;
+
+test.before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ff-gateway-test-'));
+  const cgiBin = join(dir, 'cgi-bin');
+  mkdirSync(cgiBin);
+  mkdirSync(join(dir, 'public'));
+  for (const [name, text] of Object.entries(PROGRAMS)) {
+    writeFileSync(join(cgiBin, name), text);
+    chmodSync(join(cgiBin, name), 0o755);
+  }
+  for (const [name, text] of Object.entries(MODULES)) writeFileSync(join(cgiBin, name), text);
+  server = await startServer(['--cgi-bin', cgiBin, '--public', join(dir, 'public'), '--workers', '1', '--cgi-timeout', '5'], { cwd: dir, timeoutMs: 20_000 });
+});
+
+test.after(async () => {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const get = (path: string, method = 'GET') => rawRequest(server.port, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 10_000);
+
+test('a program that exits 3 without output: the same 502 and message under /cgi-bin/ and /fcgi-bin/', { timeout: 30_000 }, async () => {
+  for (const mount of ['/cgi-bin/', '/fcgi-bin/']) {
+    const r = await get(`${mount}exit3.cgi`);
+    assert.equal(r.status, 502, mount);
+    assert.match(r.body.toString(), /ended without writing a response/, mount);
+    const id = r.headers['x-request-id'];
+    assert.match(r.body.toString(), new RegExp(`request-id: ${id}`), `${mount}: the body names the request id`);
+    const line = await server.waitForLog((l) => l['msg'] === 'script ended without writing a response' && l['reqId'] === id, 5000);
+    assert.equal(line['exitCode'], 3, mount);
+  }
+});
+
+test('a stderr line of a /fcgi-bin/ program is logged once, as `line`', { timeout: 30_000 }, async () => {
+  const r = await get('/fcgi-bin/noisy.cgi?once');
+  assert.equal(r.status, 200);
+  await server.waitForLog((l) => l['line'] === 'noisy-line-once', 5000);
+  // Give a second copy (the front's) time to arrive before counting.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const lines = server.logs().filter((l) => JSON.stringify(l).includes('noisy-line-once'));
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.equal(lines[0]?.['msg'], 'script stderr');
+});
+
+test('/cgi-bin/hang.mjs: a handler that never settles is named in the status and the log', { timeout: 30_000 }, async () => {
+  const r = await get('/cgi-bin/hang.mjs');
+  assert.equal(r.status, 500);
+  assert.match(r.body.toString(), /never settled/);
+  const id = r.headers['x-request-id'];
+  await server.waitForLog((l) => l['reqId'] === id && /never settled/.test(String(l['line'])), 5000);
+});
+
+test('the worker\'s "handler threw" line carries the front\'s reqId; /fcgi-bin/ error bodies name it', { timeout: 30_000 }, async () => {
+  const r = await get('/fcgi-bin/throw.mjs');
+  assert.equal(r.status, 500);
+  const id = r.headers['x-request-id'];
+  assert.ok(id);
+  assert.match(r.body.toString(), new RegExp(`request-id: ${id}\\n`));
+  const line = await server.waitForLog((l) => l['msg'] === 'handler threw' && l['reqId'] === id, 5000);
+  assert.match(String((line['err'] as { stack?: string }).stack), /thrown on purpose\n\s+at /);
+});
+
+test('TRACE to a handler module is 501 on both mounts, never a 500 from a TypeError', { timeout: 30_000 }, async () => {
+  for (const mount of ['/cgi-bin/', '/fcgi-bin/']) {
+    const r = await get(`${mount}hello.mjs`, 'TRACE');
+    assert.equal(r.status, 501, `${mount}: ${r.body.toString()}`);
+  }
+  assert.equal(server.logs().filter((l) => l['msg'] === 'handler threw' && String(l['script']).endsWith('hello.mjs')).length, 0);
+});
+
+test('no child slot (queue full): 503 with Retry-After at the front and in the pool alike', { timeout: 60_000 }, async () => {
+  const own = mkdtempSync(join(tmpdir(), 'ff-gateway-full-'));
+  const cgiBin = join(own, 'cgi-bin');
+  mkdirSync(cgiBin);
+  mkdirSync(join(own, 'public'));
+  writeFileSync(join(cgiBin, 'sleep.cgi'), '#!/bin/sh\nsleep 2\nprintf "Content-Type: text/plain\\r\\n\\r\\nslept\\n"\n');
+  chmodSync(join(cgiBin, 'sleep.cgi'), 0o755);
+  const full = await startServer(['--cgi-bin', cgiBin, '--public', join(own, 'public'), '--workers', '1', '--max-children', '1', '--queue-size', '0'], { cwd: own, timeoutMs: 20_000 });
+  try {
+    for (const mount of ['/cgi-bin/', '/fcgi-bin/']) {
+      const held = rawRequest(full.port, `GET ${mount}sleep.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const r = await rawRequest(full.port, `GET ${mount}sleep.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 10_000);
+      assert.equal(r.status, 503, mount);
+      assert.equal(r.headers['retry-after'], '1', mount);
+      assert.equal((await held).status, 200, mount);
+    }
+  } finally {
+    await full.stop();
+    rmSync(own, { recursive: true, force: true });
+  }
+});
