@@ -49,6 +49,8 @@ export function isForkfastError(err: unknown): err is ForkfastError {
  * Does nothing to the body if headers already went out (the caller then destroys the socket).
  */
 export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, extraHeaders?: Record<string, string>): void {
+  // Already answered in full (the front answered a malformed request body first): leave it.
+  if (res.writableEnded) return;
   if (res.headersSent) {
     res.destroy();
     return;

@@ -125,6 +125,9 @@ export class Gateway<T extends GatewayTarget> {
     try {
       await this.run(req, res, ctx, target, body);
     } finally {
+      // A body the script did not read is read and dropped, as node does for an untouched one:
+      // a connection closed with unread bytes is reset (RST) and the client may lose the answer.
+      if (body.stream === req && !req.readableEnded) req.resume();
       await body.dispose();
     }
   }

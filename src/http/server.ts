@@ -100,7 +100,14 @@ export function createFront(opts: FrontOptions): Front {
     }
     const status = STATUS_FOR_PARSE_ERROR[err.code ?? ''] ?? 400;
     log.warn({ code: err.code, remote: socket.remoteAddress, status }, 'malformed request');
-    if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (inFlight && socket.writable && !inFlight.headersSent) {
+      // The request body turned out malformed (a bad chunk): answer the request in flight, so
+      // the client and the access log both see the 400, then close (the parser cannot go on).
+      inFlight.shouldKeepAlive = false;
+      inFlight.once('finish', () => socket.destroySoon());
+      sendError(inFlight, status === 431 ? 'FF_HEADERS_TOO_LARGE' : status === 408 ? 'FF_REQUEST_TIMEOUT' : 'FF_BAD_REQUEST', String(inFlight.getHeader('x-request-id') ?? ''), { connection: 'close' });
+    } else if (socket.writable && !inFlight) {
       const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
       const body = `${status} ${reason}\n`;
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);

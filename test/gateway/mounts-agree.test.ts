@@ -112,3 +112,47 @@ test('no child slot (queue full): 503 with Retry-After at the front and in the p
     rmSync(own, { recursive: true, force: true });
   }
 });
+
+test('a malformed chunked request body is answered 400 on both mounts, and the access log says 400', { timeout: 30_000 }, async () => {
+  for (const mount of ['/cgi-bin/', '/fcgi-bin/']) {
+    const r = await rawRequest(server.port, `POST ${mount}hello.mjs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nxx\r\n0\r\n\r\n`, 10_000);
+    assert.equal(r.status, 400, mount);
+    const id = r.headers['x-request-id'];
+    const access = await server.waitForLog((l) => l['msg'] === 'request' && l['reqId'] === id, 5000);
+    assert.equal(access['status'], 400, mount);
+    assert.equal(access['completed'], true, mount);
+  }
+});
+
+test('an unread 50 MB body under /fcgi-bin/ is drained: the 200 arrives and the connection is not reset', { timeout: 60_000 }, async () => {
+  const size = 50 * 1024 * 1024;
+  const { connect } = await import('node:net');
+  const outcome = await new Promise<{ head: string; error: string | null }>((resolve) => {
+    const socket = connect(server.port, '127.0.0.1');
+    let got = '';
+    let error: string | null = null;
+    const timer = setTimeout(() => socket.destroy(), 30_000);
+    socket.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      // The whole answer (hello.mjs: a short body with a Content-Length) and the body fully sent.
+      if (/\r\n\r\nhello\n$/.test(got) && socket.bytesWritten >= size) socket.end();
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ head: got, error });
+    });
+    socket.write(`POST /fcgi-bin/hello.mjs HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+    const chunk = Buffer.alloc(1024 * 1024, 0x78);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < size) {
+        sent += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', pump);
+      }
+    };
+    pump();
+  });
+  assert.equal(outcome.error, null, 'no reset');
+  assert.match(outcome.head, /^HTTP\/1\.1 200 /);
+});
