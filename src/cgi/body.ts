@@ -36,7 +36,7 @@ export interface PreparedBody {
 
 export interface BodyRefusal {
   readonly ok: false;
-  readonly code: 'FF_BODY_TOO_LARGE' | 'FF_BAD_REQUEST';
+  readonly code: 'FF_BODY_TOO_LARGE' | 'FF_BAD_REQUEST' | 'FF_INSUFFICIENT_STORAGE' | 'FF_INTERNAL';
   readonly reason: string;
 }
 
@@ -82,8 +82,8 @@ async function spool(req: IncomingMessage, opts: BodyOptions): Promise<PreparedB
       }
     }
   } catch (err) {
-    await file?.close();
-    return { ok: false, code: 'FF_BAD_REQUEST', reason: `request body aborted: ${(err as Error).message}` };
+    await file?.close().catch(() => undefined);
+    return spoolRefusal(err);
   }
   if (file === null) {
     return { ok: true, length, stream: length === 0 ? null : Readable.from(chunks, { objectMode: false }), dispose: noop };
@@ -102,6 +102,22 @@ async function spool(req: IncomingMessage, opts: BodyOptions): Promise<PreparedB
       await fh.close().catch(() => undefined);
     },
   };
+}
+
+/** Errors of the spool file itself: the server's fault, not the client's (RFC 9110 §15.6). */
+const NO_ROOM: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * A failed spool: the client's body (aborted, malformed chunk: 400) or our disk (full: 507,
+ * RFC 4918 §11.5; any other file error: 500). Errors from the file carry a syscall; the
+ * request stream's do not.
+ */
+function spoolRefusal(err: unknown): BodyRefusal {
+  const e = err as NodeJS.ErrnoException;
+  const message = e instanceof Error ? e.message : String(err);
+  if (e?.syscall === undefined) return { ok: false, code: 'FF_BAD_REQUEST', reason: `request body aborted: ${message}` };
+  if (NO_ROOM.has(e.code ?? '')) return { ok: false, code: 'FF_INSUFFICIENT_STORAGE', reason: `no room to spool the body: ${message}` };
+  return { ok: false, code: 'FF_INTERNAL', reason: `cannot spool the body: ${message}` };
 }
 
 /** Opens a private temp file and unlinks it at once: the open handle keeps the data. */

@@ -13,7 +13,8 @@
 //   is a guess.) RFC 9110 §8.3 allows a response without Content-Type.
 // - Hop-by-hop fields (RFC 9110 §7.6.1) from the script are dropped, with those its Connection names.
 // - A script's Content-Length is enforced: extra bytes are not sent; a short body aborts the
-//   connection, so the client never takes a truncated body for a whole one.
+//   connection, so the client never takes a truncated body for a whole one. When nothing was
+//   sent yet, nothing is written at all: the caller answers 502 instead.
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -140,6 +141,8 @@ export async function writeDocument(res: ServerResponse, head: CgiHead, body: Re
   if (outcome === 'complete' && limit === null && opts.complete && !(await opts.complete())) outcome = 'body-error';
   if (outcome === 'complete' || outcome === 'too-long') {
     res.end();
+  } else if (outcome === 'short' && !res.headersSent) {
+    // Not a byte went out: the caller can still answer with an error status.
   } else if (!res.destroyed) {
     // A body that cannot be completed must not look complete: abort the connection.
     res.destroy();
@@ -169,9 +172,7 @@ export function writeDocumentBuffer(res: ServerResponse, head: CgiHead, body: Bu
     res.end(body.length === limit ? body : body.subarray(0, limit));
     return body.length === limit ? 'complete' : 'too-long';
   }
-  // Short of its own Content-Length: send what there is, then abort, as writeDocument does.
-  res.write(body);
-  res.destroy();
+  // Short of its own Content-Length, and nothing sent yet: the caller answers 502 instead.
   return 'short';
 }
 

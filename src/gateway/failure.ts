@@ -28,6 +28,8 @@ export type Failure =
   | { readonly kind: 'no-output'; readonly exit: ChildExit }
   /** A handler module run as CGI whose promise never settled: Node ended it with exit code 13. */
   | { readonly kind: 'unsettled'; readonly exit: ChildExit }
+  /** The body ended before the script's own Content-Length, and nothing was sent yet. */
+  | { readonly kind: 'short-body'; readonly contentLength: number | null }
   /** We cut the script off (--cgi-timeout, --cgi-idle-timeout) before it answered. */
   | { readonly kind: 'timeout'; readonly reason: 'timeout' | 'idle-timeout' };
 
@@ -49,6 +51,7 @@ const START_FAILED: FailureEntry = { code: 'FF_SCRIPT_START_FAILED', level: 'err
 const MALFORMED: FailureEntry = { code: 'FF_BAD_SCRIPT_RESPONSE', level: 'warn', msg: 'malformed script response', retryAfter: false };
 const NO_OUTPUT: FailureEntry = { code: 'FF_SCRIPT_NO_OUTPUT', level: 'warn', msg: 'script ended without writing a response', retryAfter: false };
 const UNSETTLED: FailureEntry = { code: 'FF_HANDLER_UNSETTLED', level: 'error', msg: 'handler never settled its response', retryAfter: false };
+const SHORT_BODY: FailureEntry = { code: 'FF_BAD_SCRIPT_RESPONSE', level: 'warn', msg: 'script body did not match its response', retryAfter: false };
 const TIMEOUT: FailureEntry = { code: 'FF_SCRIPT_TIMEOUT', level: 'warn', msg: 'script timed out before its headers', retryAfter: false };
 const UPSTREAM: Record<'FF_UPSTREAM_FAILED' | 'FF_UPSTREAM_TIMEOUT' | 'FF_OVERLOADED', FailureEntry> = {
   FF_UPSTREAM_FAILED: { code: 'FF_UPSTREAM_FAILED', level: 'warn', msg: 'FastCGI upstream failed', retryAfter: false },
@@ -87,6 +90,8 @@ export function describeFailure(f: Failure): FailureEntry {
       return NO_OUTPUT;
     case 'unsettled':
       return UNSETTLED;
+    case 'short-body':
+      return SHORT_BODY;
     case 'timeout':
       return TIMEOUT;
   }
@@ -106,6 +111,8 @@ export function failureFields(f: Failure): Record<string, unknown> {
     case 'no-output':
     case 'unsettled':
       return { exitCode: f.exit.code, signal: f.exit.signal ?? undefined };
+    case 'short-body':
+      return { outcome: 'short', contentLength: f.contentLength };
     case 'timeout':
       return { reason: f.reason };
   }

@@ -170,6 +170,8 @@ export class Gateway<T extends GatewayTarget> {
       const failure = await run.failure(malformed, wrote);
       gone.abort();
       if (failure !== null) answerFailure(res, ctx, target.scriptName, failure, run.childPid);
+    } else if (result.kind === 'written' && result.outcome === 'short' && !res.headersSent) {
+      answerFailure(res, ctx, target.scriptName, { kind: 'short-body', contentLength: result.contentLength }, run.childPid);
     } else if (result.kind === 'written' && result.outcome !== 'complete' && result.outcome !== 'no-body' && result.outcome !== 'client-gone') {
       ctx.log.warn({ script: target.scriptName, childPid: run.childPid, outcome: result.outcome, contentLength: result.contentLength }, 'script body did not match its response');
     }

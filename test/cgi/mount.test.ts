@@ -161,7 +161,20 @@ test('mount: Content-Length from the script is enforced', T, async () => {
   r = await fetchRaw(h.port, '/cgi-bin/test.cgi?cl-long');
   assert.equal(r.headers['content-length'], '5');
   assert.equal(r.text, '01234');
-  await assert.rejects(fetchRaw(h.port, '/cgi-bin/test.cgi?cl-short'), 'a short body aborts the connection');
+  // Nothing sent yet (the whole answer was collected): a 502, and the access log says so.
+  r = await fetchRaw(h.port, '/cgi-bin/test.cgi?cl-short');
+  assert.equal(r.status, 502);
+  const id = r.headers['x-request-id'];
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const access = h.logs().find((l) => l['msg'] === 'request' && l['reqId'] === id);
+  assert.equal(access?.['status'], 502);
+  assert.equal(h.logs().filter((l) => l['reqId'] === id && l['msg'] === 'script body did not match its response').length, 1);
+  // Part of the body already sent (streamed): the connection is cut, the log line tells the truth.
+  await assert.rejects(fetchRaw(h.port, '/cgi-bin/test.cgi?cl-short-slow'), 'a short body aborts the connection');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const cut = h.logs().filter((l) => l['msg'] === 'request' && String(l['path']).endsWith('cl-short-slow')).at(-1);
+  assert.equal(cut?.['completed'], false);
+  assert.ok(Number(cut?.['bytes']) > 0, 'the bytes that went out are counted');
 });
 
 test('mount: every malformed output gives 502 and one log line naming the script', T, async () => {
