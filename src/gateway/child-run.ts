@@ -1,13 +1,28 @@
 // A forked child as a ScriptRun: what the /cgi-bin/ mount hands the gateway flow.
 //
-// Exports: childRun(child, handlerModule) -> ScriptRun, spawnFailed(err, aborted) -> StartFailed.
+// Exports: childRun(child, handlerModule) -> ScriptRun, spawnFailed(err, aborted) -> StartFailed,
+//          exitAfterOutput(child) -> ChildExit | null (the one rule of how long a script may
+//          outlive its output, for the front and the pool alike).
 import { collectSmall, SMALL_ANSWER } from '../cgi/stdout-collect.js';
 import type { ChildExit, SpawnedChild } from '../spawn/types.js';
 import { silentExitFailure, type Failure } from './failure.js';
 import { StartFailed, type ScriptRun } from './flow.js';
 
-/** How long, after stdout ended without a Content-Length, we wait for the reap to tell a cut-off. */
+/**
+ * How long, after its stdout ended, a script has to exit before its answer is taken as it
+ * stands: a script that closed stdout and goes on (`exec 1>&-; exec sleep 600`) does not hold
+ * the response; --cgi-timeout still bounds the process itself.
+ */
 const REAP_WAIT_MS = 200;
+
+/** The child's exit if it comes within REAP_WAIT_MS of the end of its output, else null. */
+export function exitAfterOutput(child: SpawnedChild): Promise<ChildExit | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((r) => {
+    timer = setTimeout(r, REAP_WAIT_MS, null);
+  });
+  return Promise.race([child.exited, late]).finally(() => clearTimeout(timer));
+}
 
 /** Not cut off by us (timeout, idle timeout, client gone): its output is what it meant to write. */
 function endedNormally(e: ChildExit): boolean {
@@ -41,11 +56,7 @@ class ChildRun implements ScriptRun {
    */
   complete(): Promise<boolean> {
     if (this.exit !== null) return Promise.resolve(endedNormally(this.exit));
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((r) => {
-      timer = setTimeout(() => r(true), REAP_WAIT_MS);
-    });
-    return Promise.race([this.over.then(endedNormally), late]).finally(() => clearTimeout(timer));
+    return exitAfterOutput(this.child).then((e) => e === null || endedNormally(e));
   }
 
   async failure(malformed: Failure, wrote: boolean): Promise<Failure | null> {

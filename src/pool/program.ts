@@ -13,6 +13,7 @@ import { checkExecLimits } from '../cgi/env.js';
 import type { Spawner } from '../spawn/types.js';
 import { answerFailure, requestIdOf } from './cgi-error.js';
 import { silentExitFailure } from '../gateway/failure.js';
+import { exitAfterOutput } from '../gateway/child-run.js';
 import { collectSmall, SMALL_ANSWER } from '../cgi/stdout-collect.js';
 import { declaresBody } from '../app/handler.js';
 import type { LocatedScript } from './script.js';
@@ -74,11 +75,20 @@ export async function runProgram(r: ResponderRequest, script: LocatedScript, opt
       child.kill('aborted');
     }
   }
-  // `exited` waits for stderr's EOF too: every line went out as FCGI_STDERR before END_REQUEST.
-  const exit = await child.exited;
+  // The answer ends with the script's output, as under the front's /cgi-bin/: a script that
+  // closed its stdout gets a moment to exit (`exited` waits for stderr's EOF too: every line
+  // went out as FCGI_STDERR before END_REQUEST); past it, its answer is what it wrote.
+  const soon = await exitAfterOutput(child);
   if (r.aborted) return;
-  // Nothing written: the same failure, status and log line as under the front's /cgi-bin/.
-  if (wrote === 0) return answerFailure(r, log, script.file, silentExitFailure(exit, false), exit.code ?? 1);
+  if (wrote === 0) {
+    // Nothing written: the same failure, status and log line as under the front's /cgi-bin/.
+    if (soon === null) child.kill('killed');
+    const exit = soon ?? (await child.exited);
+    return answerFailure(r, log, script.file, silentExitFailure(exit, false), exit.code ?? 1);
+  }
+  // Still running with its stdout closed: the answer is complete; --cgi-timeout bounds the rest.
+  if (soon === null) return r.end(0);
+  const exit = soon;
   if (exit.reason !== 'exited') log.warn({ reqId: requestIdOf(r), script: script.file, reason: exit.reason }, 'program was killed mid-response');
   // FCGI_END_REQUEST appStatus carries the exit code (FastCGI spec §5.5).
   r.end(exit.code ?? 1);

@@ -17,6 +17,11 @@ export interface RawChild {
   /** A net.Socket over the pipe: `bytesRead` tells the idle timer whether output moved. */
   readonly stdout: Readable & { readonly bytesRead?: number };
   readonly stderr: Readable;
+  /**
+   * Ends stdout where it stands (EOF after the bytes already read) and closes our end of the
+   * pipe: the script is gone and a descendant that escaped its group still holds the pipe.
+   */
+  endStdout(): void;
   /** Resolves once the child was reaped (never rejects). */
   readonly reaped: Promise<RawExit>;
 }

@@ -14,6 +14,12 @@ export interface SuperviseOptions {
 
 /** How long `exited` waits for stderr's EOF after the reap. */
 const STDERR_EOF_GRACE_MS = 100;
+/**
+ * After the reap, stdout still open means a descendant holds the pipe (`setsid cmd &` escapes
+ * the group kill). What the script wrote is in the pipe already: once our buffer is empty and no
+ * byte came for this long, stdout ends there, so the answer ends with the script.
+ */
+const STDOUT_DRAIN_MS = 25;
 
 /** Resolves when `p` settles or after `ms`, whichever comes first. */
 function within(p: Promise<void>, ms: number): Promise<void> {
@@ -69,10 +75,29 @@ export function supervise(raw: RawChild, request: SpawnRequest, opts: SuperviseO
     if (reaped && stdoutClosed) stopTimers();
   };
 
+  let stdoutEnded = false;
+  stdout.once('end', () => (stdoutEnded = true));
   stdout.once('close', () => {
     stdoutClosed = true;
     maybeDone();
   });
+
+  /** The script is reaped: end stdout once what it wrote was read (see STDOUT_DRAIN_MS). */
+  const endStdoutWhenDrained = (): void => {
+    let lastBytes = -1;
+    const check = (): void => {
+      if (stdoutEnded || stdoutClosed) return;
+      const bytes = stdout.bytesRead ?? 0;
+      if (bytes === lastBytes && stdout.readableLength === 0) {
+        log.debug({ pid }, 'script exited; a descendant still holds its stdout: ending the response');
+        raw.endStdout();
+        return;
+      }
+      lastBytes = bytes;
+      setTimeout(check, STDOUT_DRAIN_MS).unref();
+    };
+    setTimeout(check, STDOUT_DRAIN_MS).unref();
+  };
 
   if (request.timeoutMs > 0) {
     totalTimer = setTimeout(() => kill('timeout'), request.timeoutMs);
@@ -89,6 +114,7 @@ export function supervise(raw: RawChild, request: SpawnRequest, opts: SuperviseO
   const exited = raw.reaped.then(async (exit): Promise<ChildExit> => {
     reaped = true;
     maybeDone();
+    if (!stdoutClosed) endStdoutWhenDrained();
     opts.onReaped();
     await within(stderrRead, STDERR_EOF_GRACE_MS);
     return { code: exit.code, signal: exit.signal, reason: killReason ?? 'exited' };

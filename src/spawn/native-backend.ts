@@ -121,6 +121,14 @@ class ChildStdout extends Readable {
     }
   }
 
+  /** EOF now, after what was read; the addon stops polling and closes the pipe. */
+  finish(): void {
+    if (this.readableEnded || this.destroyed) return;
+    if (this.handle !== null) this.addon.closeStdout(this.handle);
+    this.handle = null;
+    this.push(null);
+  }
+
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     if (this.handle !== null) this.addon.closeStdout(this.handle);
     cb(err);
@@ -164,6 +172,6 @@ export function loadNativeStarter(log: Logger, mode: NativeMode = 'pool'): Start
     }
     const [pid, stdinFd, handle] = r;
     stdout.handle = handle;
-    return { pid, stdin: stdinFd >= 0 ? stdinSocket(stdinFd) : null, stdout, stderr, reaped };
+    return { pid, stdin: stdinFd >= 0 ? stdinSocket(stdinFd) : null, stdout, stderr, endStdout: () => stdout.finish(), reaped };
   };
 }

@@ -71,5 +71,12 @@ export const startNodeChild: StartChild = async (request: SpawnRequest): Promise
   });
   const { stdin, stdout, stderr } = child;
   if (child.pid === undefined || !stdout || !stderr) throw new SpawnError('EUNKNOWN', 'child_process.spawn returned no pid or pipes');
-  return { pid: child.pid, stdin: request.stdin === null ? null : stdin, stdout, stderr, reaped };
+  const endStdout = (): void => {
+    if (stdout.readableEnded || stdout.destroyed) return;
+    // Stop reading the pipe first: a later write of the descendant must not come after our EOF.
+    (stdout as unknown as { _handle?: { readStop?: () => void } | null })._handle?.readStop?.();
+    stdout.once('end', () => stdout.destroy());
+    stdout.push(null);
+  };
+  return { pid: child.pid, stdin: request.stdin === null ? null : stdin, stdout, stderr, endStdout, reaped };
 };

@@ -1,7 +1,7 @@
 // `forkfast serve`: the same failing script gets the same status, body and log line on every mount.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../helpers/server.js';
@@ -10,6 +10,12 @@ import { rawRequest } from '../helpers/raw-http.js';
 const PROGRAMS: Record<string, string> = {
   // Writes nothing and exits 3.
   'exit3.cgi': '#!/bin/sh\nexit 3\n',
+  // Closes stdout without a word and goes on running.
+  'closed.cgi': '#!/bin/sh\necho $$ >> "$PWD/pids"\nexec 1>&-\nexec sleep 30\n',
+  // A whole answer, then stdout closed, then it goes on running.
+  'answered.cgi': '#!/bin/sh\necho $$ >> "$PWD/pids"\nprintf "Content-Type: text/plain\\r\\n\\r\\nanswered\\n"\nexec 1>&-\nexec sleep 30\n',
+  // Answers, leaves a grandchild in a session of its own holding stdout and stderr, and exits.
+  'grandchild.cgi': '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\nbye\\n"\nsetsid sleep 30 &\necho $! >> "$PWD/pids"\nexit 0\n',
   'noisy.cgi': '#!/bin/sh\necho "noisy-line-$QUERY_STRING" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n',
 };
 const MODULES: Record<string, string> = {
@@ -36,6 +42,18 @@ test.before(async () => {
 
 test.after(async () => {
   await server?.stop();
+  // The programs that outlive their answer on purpose.
+  try {
+    for (const pid of readFileSync(join(dir, 'cgi-bin', 'pids'), 'utf8').split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  } catch {
+    // none ran
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -155,4 +173,23 @@ test('an unread 50 MB body under /fcgi-bin/ is drained: the 200 arrives and the 
   });
   assert.equal(outcome.error, null, 'no reset');
   assert.match(outcome.head, /^HTTP\/1\.1 200 /);
+});
+
+test('the answer ends with the script, not with its last descendant or a late exit: the same on both mounts', { timeout: 60_000 }, async () => {
+  const cases: Array<[string, number, RegExp]> = [
+    ['closed.cgi', 502, /ended without writing a response/],
+    ['answered.cgi', 200, /answered\n/],
+    ['grandchild.cgi', 200, /bye\n/],
+  ];
+  for (const [name, status, body] of cases) {
+    for (const mount of ['/cgi-bin/', '/fcgi-bin/']) {
+      const started = Date.now();
+      const r = await get(`${mount}${name}`);
+      const ms = Date.now() - started;
+      assert.equal(r.status, status, `${mount}${name}`);
+      assert.match(r.body.toString(), body, `${mount}${name}`);
+      // Far below --cgi-timeout (5 s) and the 30 s the programs sleep.
+      assert.ok(ms < 2500, `${mount}${name} took ${ms} ms`);
+    }
+  }
 });
