@@ -5,7 +5,6 @@ import net from 'node:net';
 import type { Logger } from '../log.js';
 import { createResponder, type ResponderRequest } from '../fastcgi/server.js';
 import { createSpawner } from '../spawn/spawner.js';
-import { DEFAULT_PATH } from '../spawn/types.js';
 import { writeCgiError } from './cgi-error.js';
 import { requestFromCgi } from '../app/handler.js';
 import { installLightRequest, lightRequestFromCgi } from '../app/light-request.js';

@@ -1,9 +1,6 @@
 // The contract between the gateways (CGI, pool worker) and the process spawner (`spawn/spawner`).
 import type { Readable } from 'node:stream';
 
-/** PATH of every child unless the operator passes one (--pass-env PATH): the conventional one. */
-export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
-
 export interface SpawnRequest {
   /** Absolute real path of the program; run with execve semantics, never through a shell. */
   readonly file: string;
