@@ -19,6 +19,7 @@ function addOptions(cmd: Command, specs: readonly OptionSpec[]): Command {
       opt.default(undefined, String(spec.defaultValue));
     }
     cmd.addOption(opt);
+    if (spec.negatable) cmd.addOption(new Option(spec.flags.replace('--', '--no-'), `turn ${spec.flags} off`));
   }
   return cmd;
 }
@@ -42,14 +43,15 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .action((flags: Record<string, unknown>) => {
       const config = serveConfig({ flags, env: process.env });
-      run = async () => (await import('./serve.js')).runServe(config);
+      // SIGHUP re-reads the same sources (the config file may have changed since).
+      run = async () => (await import('./serve.js')).runServe(config, () => serveConfig({ flags, env: process.env }));
     });
 
   addOptions(program.command('pool').description('run the resident FastCGI worker pool alone (a backend for nginx fastcgi_pass)'), POOL_OPTIONS)
     .exitOverride()
     .action((flags: Record<string, unknown>) => {
       const config = poolConfig({ flags, env: process.env });
-      run = async () => (await import('./pool-command.js')).runPoolCommand(config);
+      run = async () => (await import('./pool-command.js')).runPoolCommand(config, () => poolConfig({ flags, env: process.env }));
     });
 
   program
@@ -68,6 +70,19 @@ async function main(argv: string[]): Promise<number> {
     .action((scripts: string[], flags: Record<string, unknown>) => {
       run = async () => (await import('./bench-command.js')).runBenchCommand(scripts, flags);
     });
+
+  for (const [name, what] of [['reload', 'reload a running serve or pool (SIGHUP) and wait until its new workers serve'], ['stop', 'stop a running serve or pool (SIGTERM; --fast: SIGQUIT) and wait until it exited']] as const) {
+    const cmd = program
+      .command(name)
+      .description(what)
+      .option('--pid <file>', 'the pid file the server was started with (--pid); default FORKFAST_PID')
+      .option('--timeout <s>', 'give up after this many seconds (exit 1)', '60')
+      .exitOverride()
+      .action((flags: Record<string, unknown>) => {
+        run = async () => (await import('./commands/control.js')).runControl(name, { ...flags, pid: flags['pid'] ?? process.env['FORKFAST_PID'] });
+      });
+    if (name === 'stop') cmd.option('--fast', 'stop fast (SIGQUIT): in-flight requests get a short deadline');
+  }
 
   try {
     await program.parseAsync(argv);

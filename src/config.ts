@@ -17,6 +17,8 @@ export interface OptionSpec {
   readonly defaultValue?: unknown;
   /** Repeatable flag: values accumulate into an array. */
   readonly repeatable?: boolean;
+  /** A boolean flag that also has its `--no-` form (false). */
+  readonly negatable?: boolean;
 }
 
 /** Where one option's value came from: useful in logs and for tests of the precedence rules. */
@@ -98,12 +100,14 @@ const common: OptionSpec[] = [
   { key: 'passEnv', flags: '--pass-env <NAME[=VALUE]>', description: 'pass a variable to scripts (repeatable)', repeatable: true, defaultValue: [] },
   { key: 'passAuthorization', flags: '--pass-authorization', description: 'give scripts the Authorization header (HTTP_AUTHORIZATION)' },
   { key: 'shutdownTimeout', flags: '--shutdown-timeout <s>', description: 'graceful stop deadline', defaultValue: '10' },
+  { key: 'pid', flags: '--pid <file>', description: 'write the master pid to this file (for forkfast reload and stop)' },
 ];
 
 export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flags: '-l, --listen <addr>', description: 'port, host:port or unix socket path', defaultValue: '127.0.0.1:8080' },
   { key: 'public', flags: '--public <dir>', description: 'directory of static files', defaultValue: 'public' },
   ...common,
+  { key: 'reload', flags: '--reload', description: 'edits go live: an edited handler module in cgi-bin rolls new pool workers (--no-reload: off)', defaultValue: true, negatable: true },
   { key: 'upstream', flags: '--upstream <addr>', description: 'external forkfast pool for /fcgi-bin/ (repeatable; default: an embedded pool)', repeatable: true, defaultValue: [] },
   { key: 'fastcgi', flags: '--fastcgi <prefix=addr>', description: 'mount any FastCGI server, e.g. /php/=unix:/run/php/php-fpm.sock (repeatable)', repeatable: true, defaultValue: [] },
   { key: 'docroot', flags: '--docroot <dir>', description: 'document root for --fastcgi mounts (SCRIPT_FILENAME)' },
@@ -117,7 +121,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
 export const POOL_OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flags: '-l, --listen <addr>', description: 'FastCGI listen address: port, host:port or unix socket path', defaultValue: '127.0.0.1:9000' },
   ...common,
-  { key: 'pid', flags: '--pid <file>', description: 'write the master pid to this file' },
+  { key: 'reload', flags: '--reload', description: 'an edited handler module in cgi-bin rolls new workers, as SIGHUP does', defaultValue: false, negatable: true },
 ];
 
 export interface Limits {
@@ -164,6 +168,9 @@ export interface ServeConfig {
   readonly fastcgiMounts: readonly FastcgiMountOption[];
   readonly docroot: string | undefined;
   readonly limits: Limits;
+  readonly pidFile: string | undefined;
+  /** Edits go live (the embedded pool watches cgi-bin). */
+  readonly reload: boolean;
 }
 
 export interface PoolConfig {
@@ -173,6 +180,7 @@ export interface PoolConfig {
   readonly pool: WorkerOptions;
   readonly shutdownTimeoutMs: number;
   readonly pidFile: string | undefined;
+  readonly reload: boolean;
 }
 
 function parsePassEnv(list: string[], env: NodeJS.ProcessEnv): Record<string, string> {
@@ -244,6 +252,8 @@ export function serveConfig(raw: RawSources): ServeConfig {
       keepAliveTimeoutMs: p.parseSeconds(v['keepAliveTimeout'], 'keep-alive timeout'),
       shutdownTimeoutMs: p.parseSeconds(v['shutdownTimeout'], 'shutdown timeout'),
     },
+    pidFile: v['pid'] === undefined ? undefined : String(v['pid']),
+    reload: p.parseBoolean(v['reload'], 'reload'),
   };
 }
 
@@ -256,5 +266,6 @@ export function poolConfig(raw: RawSources): PoolConfig {
     pool: workerOptions(v),
     shutdownTimeoutMs: p.parseSeconds(v['shutdownTimeout'], 'shutdown timeout'),
     pidFile: v['pid'] === undefined ? undefined : String(v['pid']),
+    reload: p.parseBoolean(v['reload'], 'reload'),
   };
 }

@@ -8,7 +8,7 @@ import { createCgiMount } from './cgi/mount.js';
 import { createSpawner, defaultSpawnerOptions } from './spawn/spawner.js';
 import { availableParallelism } from 'node:os';
 import { createFastcgiMount } from './fastcgi/mount.js';
-import { startEmbeddedPool } from './pool/master.js';
+import { startEmbeddedPool, type EmbeddedPool, type EmbeddedPoolExtras } from './pool/master.js';
 
 /** Status pages show flat name/value pairs; nested stats become dotted names. */
 function flatten(obj: object, prefix = ''): Record<string, number | string> {
@@ -27,9 +27,13 @@ export interface BuiltMounts {
   addSource(name: string, source: StatsSource): void;
   /** Releases the shared resources (spawner, embedded pool), after the front closed its mounts. */
   close(): Promise<void>;
+  /** The same at once: every worker and every forked script killed (a second stop signal). */
+  kill(): Promise<void>;
+  /** The embedded pool (none with --upstream): reload, resize, status. */
+  readonly pool: EmbeddedPool | undefined;
 }
 
-export async function buildMounts(config: ServeConfig, log: Logger, version: string): Promise<BuiltMounts> {
+export async function buildMounts(config: ServeConfig, log: Logger, version: string, poolExtras: EmbeddedPoolExtras = {}): Promise<BuiltMounts> {
   const sources: Record<string, StatsSource> = {};
   const s = config.scripts;
   const spawner = createSpawner(
@@ -38,7 +42,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
   );
   sources['cgi'] = () => ({ backend: spawner.backend, ...spawner.stats() });
   // /fcgi-bin/: external pools when --upstream is given, else an embedded pool on a private socket.
-  const pool = config.upstreams.length > 0 ? undefined : await startEmbeddedPool({ logLevel: config.logLevel, scripts: s, pool: config.pool, shutdownTimeoutMs: config.limits.shutdownTimeoutMs }, log);
+  const pool = config.upstreams.length > 0 ? undefined : await startEmbeddedPool({ logLevel: config.logLevel, scripts: s, pool: config.pool, shutdownTimeoutMs: config.limits.shutdownTimeoutMs }, log, poolExtras);
   if (pool) sources['pool'] = () => flatten(pool.stats());
   const upstreams = pool ? [`unix:${pool.address}`] : [...config.upstreams];
   const serverSoftware = `forkfast/${version}`;
@@ -95,5 +99,9 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
       sources[name] = source;
     },
     close: closeAll,
+    kill: async () => {
+      await Promise.allSettled([spawner.close(), pool?.kill()]);
+    },
+    pool,
   };
 }

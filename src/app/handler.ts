@@ -33,8 +33,10 @@ export interface HandlerModule {
 }
 
 /** Imports a handler module and returns its fetch function; throws a readable error otherwise. */
-export async function loadHandler(path: string): Promise<FetchFunction> {
-  const ns = (await import(pathToFileURL(path).href)) as Partial<HandlerModule>;
+export async function loadHandler(path: string, version?: string): Promise<FetchFunction> {
+  // A new `version` is a new URL: the ESM loader caches a failed import by URL, forever.
+  const url = pathToFileURL(path).href + (version === undefined ? '' : `?v=${encodeURIComponent(version)}`);
+  const ns = (await import(url)) as Partial<HandlerModule>;
   const exported = ns.default;
   if (typeof exported === 'function') return exported;
   if (exported !== null && typeof exported === 'object' && typeof exported.fetch === 'function') {

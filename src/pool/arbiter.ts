@@ -7,7 +7,10 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { formatListen } from '../config-parse.js';
-import { WakeQueue, type PoolSignal } from './signals.js';
+import { WakeQueue, type PoolEvent } from './signals.js';
+import { formatImportFailure } from './import-error.js';
+import type { ImportFailure, ReloadState } from './reload-state.js';
+import { ReloadTracker } from './reload-tracker.js';
 import { forkWorker, setupCluster } from './fork.js';
 import type { PoolState, WorkerConfig, WorkerMessage } from './types.js';
 import type { PoolOptions } from './types.js';
@@ -17,19 +20,35 @@ export interface ArbiterOptions extends Omit<PoolOptions, 'pidFile'> {
   /** The compiled worker entry (worker-main.js). */
   readonly workerEntry: string;
   readonly pretty: boolean;
+  /** A worker must listen this soon after fork (default 30 s). */
+  readonly bootTimeoutMs?: number;
+  /** Roll a new generation when a module under --cgi-bin changes (watch.ts). */
+  readonly reloadOnEdit?: boolean;
+  /** Where the reload state is kept for `forkfast reload` (next to the pid file). */
+  readonly stateFile?: string;
+  /**
+   * Re-reads the configuration at each reload: what it returns applies to the new generation.
+   * It throws when the file became invalid; the reload then goes on with the current values.
+   */
+  readonly reread?: () => RereadOptions;
 }
+
+/** What a reload may change without a restart: everything a worker receives at fork. */
+export type RereadOptions = Pick<ArbiterOptions, 'pool' | 'scripts' | 'shutdownTimeoutMs'>;
 
 /** The loop's tick: resolution of deadlines and heartbeat checks (signals wake it at once). */
 const TICK_MS = 100;
 /** A worker must be listening this soon after fork. */
 const BOOT_TIMEOUT_MS = 30_000;
-/** SIGINT/SIGQUIT: workers get SIGINT (they quit), then SIGKILL after this. */
-const FAST_STOP_MS = 1000;
+/** SIGINT/SIGQUIT: in-flight requests get this long, then workers quit (SIGKILL a little later). */
+export const FAST_STOP_MS = 1000;
 
 export class Arbiter {
   state: PoolState = 'running';
   private target: number;
   private generation = 1;
+  /** Generation numbers are never reused, even after an abandoned reload. */
+  private lastGeneration = 1;
   private nextId = 1;
   private readonly workers = new Map<number, WorkerRecord>();
   readonly queue = new WakeQueue();
@@ -41,15 +60,20 @@ export class Arbiter {
   private stopMode: 'graceful' | 'fast' | null = null;
   private reloading = false;
   private announced = false;
+  private readonly reloads: ReloadTracker;
+  /** Handler modules the workers imported: a reload's new workers import them before listening. */
+  private readonly loadedModules = new Set<string>();
+  private edited: string[] = [];
   private markReady: () => void = () => {};
   /** Resolves when the pool first reached its target of ready workers. */
   readonly ready: Promise<void> = new Promise((resolve) => (this.markReady = resolve));
 
   constructor(
-    private readonly opts: ArbiterOptions,
+    private opts: ArbiterOptions,
     private readonly log: Logger,
   ) {
     this.target = opts.pool.workers;
+    this.reloads = new ReloadTracker(opts.stateFile);
   }
 
   /** Runs until every worker is gone after a stop, or the pool halted; resolves the exit code. */
@@ -57,6 +81,13 @@ export class Arbiter {
     setupCluster(this.opts.workerEntry);
     this.log.info({ listen: formatListen(this.opts.listen), workers: this.target, cgiBin: this.opts.scripts.cgiBin }, 'pool master started');
     this.manage();
+    if (this.opts.reloadOnEdit === true) {
+      this.reloads.watch(this.opts.scripts.cgiBin, this.log, (files) => {
+        for (const f of files) if (!this.edited.includes(f)) this.edited.push(f);
+        this.queue.push('EDIT');
+      });
+    }
+    this.reloads.save(this.generation);
     while (this.state !== 'halted') {
       await this.queue.sleep(TICK_MS);
       for (const sig of this.queue.drain()) this.handle(sig);
@@ -64,25 +95,33 @@ export class Arbiter {
       this.murder();
       this.manage();
     }
+    await this.reloads.close();
     return this.exitCode;
   }
 
   /** Ready workers and the target, for status pages and tests. */
-  stats(): { state: PoolState; target: number; ready: number; workers: { pid: number; state: string; generation: number; served: number; inFlight: number }[] } {
+  stats(): { state: PoolState; target: number; ready: number; generation: number; reload: ReloadState; workers: { pid: number; state: string; generation: number; served: number; inFlight: number }[] } {
     const list = [...this.workers.values()];
     return {
       state: this.state,
       target: this.target,
       ready: list.filter((r) => r.state === 'ready').length,
+      generation: this.generation,
+      reload: this.reloads.snapshot(this.generation),
       workers: list.map((r) => ({ pid: r.pid, state: r.state, generation: r.generation, served: r.served, inFlight: r.inFlight })),
     };
   }
 
-  private handle(sig: PoolSignal): void {
-    this.log.info({ signal: sig }, 'handling signal');
+  private handle(sig: PoolEvent): void {
+    if (sig !== 'EDIT') this.log.info({ signal: sig }, 'handling signal');
     switch (sig) {
       case 'SIGHUP':
-        return this.reload();
+        return this.reload('SIGHUP', []);
+      case 'EDIT': {
+        const files = this.edited;
+        this.edited = [];
+        return this.reload('edit', files);
+      }
       case 'SIGTERM':
         return this.stop('graceful');
       case 'SIGINT':
@@ -103,14 +142,76 @@ export class Arbiter {
     }
   }
 
-  /** SIGHUP: a new generation boots with fresh code; manage() retires the old one once it is ready. */
-  private reload(): void {
+  /**
+   * SIGHUP or an edit: a new generation boots with fresh code; manage() retires the old one once
+   * it is ready. A reload during a reload supersedes it: the workers still booting for the older
+   * one serve nothing yet and stop now, so a storm of signals ends in one generation.
+   */
+  private reload(why: 'SIGHUP' | 'edit', files: readonly string[]): void {
     if (this.state !== 'running') return;
-    this.generation += 1;
+    this.reread();
+    for (const r of this.workers.values()) if (r.generation === this.generation && r.state === 'booting') this.stopWorker(r);
+    this.lastGeneration += 1;
+    this.generation = this.lastGeneration;
     this.reloading = true;
     this.bootFailures = 0;
-    this.log.info({ generation: this.generation, workers: this.target }, 'reloading: starting new workers before stopping the old ones');
+    this.log.info({ generation: this.generation, workers: this.target, reason: why, files: files.length > 0 ? files : undefined }, 'reloading: starting new workers before stopping the old ones');
+    this.reloads.begin(this.generation);
   }
+
+  /** The configuration file, re-read for the new generation; an invalid file keeps the current values. */
+  private reread(): void {
+    if (this.opts.reread === undefined) return;
+    let next: RereadOptions;
+    try {
+      next = this.opts.reread();
+    } catch (err) {
+      this.log.error({ err: err as Error }, 'the configuration is invalid; reloading with the values in effect');
+      return;
+    }
+    if (next.pool.workers !== this.opts.pool.workers) this.target = next.pool.workers;
+    this.opts = { ...this.opts, ...next };
+  }
+
+  /** Asks for a reload from inside the process (the embedded pool's owner, or the edit watcher). */
+  requestReload(next?: RereadOptions): void {
+    if (next !== undefined) {
+      if (next.pool.workers !== this.opts.pool.workers) this.target = next.pool.workers;
+      this.opts = { ...this.opts, ...next };
+    }
+    this.queue.push('SIGHUP');
+  }
+
+  /**
+   * A new generation that cannot serve the code it was started for gives up at once, instead of
+   * retrying: a module that does not import (the same error each time) or one that never lets
+   * the worker listen (a loop at import, past the boot timeout). The old workers keep serving.
+   */
+  private failsReload(r: WorkerRecord): boolean {
+    if (!this.reloading || r.generation !== this.generation || r.readyAt !== 0) return false;
+    if (r.importFailure === null && r.endedBy !== 'boot-timeout') return false;
+    const reason = r.importFailure !== null ? formatImportFailure(r.importFailure) : `not listening after ${this.bootTimeoutMs()} ms`;
+    return this.abandonReload(reason, r.importFailure);
+  }
+
+  /** Stops the new generation and keeps the old one; false when no old worker serves. */
+  private abandonReload(reason: string, importFailure: ImportFailure | null): boolean {
+    const old = [...this.workers.values()].filter((r) => r.generation < this.generation && r.state === 'ready');
+    if (old.length === 0) return false;
+    const fields = importFailure !== null ? { file: importFailure.file, line: importFailure.line, error: importFailure.message } : { reason };
+    this.log.error({ ...fields, generation: this.generation }, 'reload failed: the new workers cannot serve; the old workers keep serving');
+    for (const r of this.workers.values()) if (r.generation === this.generation) this.stopWorker(r);
+    this.generation = Math.max(...old.map((r) => r.generation));
+    this.reloading = false;
+    this.bootFailures = 0;
+    this.reloads.abandoned(this.generation, reason, importFailure);
+    return true;
+  }
+
+  private bootTimeoutMs(): number {
+    return this.opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS;
+  }
+
 
   private stop(mode: 'graceful' | 'fast'): void {
     if (this.state === 'halted' || this.stopMode === 'fast' || this.stopMode === mode) return;
@@ -120,14 +221,7 @@ export class Arbiter {
     for (const r of this.workers.values()) {
       if (r.state === 'killed') continue;
       if (mode === 'graceful') this.stopWorker(r);
-      else {
-        r.state = 'stopping';
-        r.endedBy = 'stop';
-        r.deadline = Date.now() + FAST_STOP_MS;
-        // SIGINT, not SIGQUIT: a worker still booting has no handler yet, and SIGQUIT's default
-        // action dumps core.
-        this.kill(r, 'SIGINT');
-      }
+      else this.quitWorker(r);
     }
   }
 
@@ -140,13 +234,15 @@ export class Arbiter {
       this.workers.delete(r.id);
       reaped += 1;
       const fields = { worker: r.id, workerPid: r.pid, generation: r.generation, served: r.served, how: describeExit(r.exit), endedBy: r.endedBy };
-      if (r.endedBy === 'stop' || r.endedBy === 'timeout') {
+      if (this.failsReload(r)) {
+        // Logged once, as the reason the reload was abandoned.
+      } else if (r.endedBy === 'stop' || r.endedBy === 'timeout') {
         // A timed-out worker was already reported when it was killed; it still counts as a crash.
         if (r.endedBy === 'timeout') this.crashes.push(now);
         this.log.info(fields, 'worker exited');
       } else if (r.readyAt === 0) {
         this.bootFailures += 1;
-        this.lastBootError = r.bootError ?? (r.endedBy === 'boot-timeout' ? `not listening after ${BOOT_TIMEOUT_MS} ms` : describeExit(r.exit));
+        this.lastBootError = r.bootError ?? (r.endedBy === 'boot-timeout' ? `not listening after ${this.bootTimeoutMs()} ms` : describeExit(r.exit));
         this.log.error({ ...fields, reason: this.lastBootError, failures: this.bootFailures }, 'worker failed to boot');
       } else {
         this.crashes.push(now);
@@ -162,15 +258,7 @@ export class Arbiter {
 
   /** Repeated boot failures: abandon a reload (keep the old workers), or give up with exit 1. */
   private bootFailed(): void {
-    const old = [...this.workers.values()].filter((r) => r.generation < this.generation && r.state === 'ready');
-    if (this.reloading && old.length > 0) {
-      this.log.error({ reason: this.lastBootError }, 'reload failed: the new workers do not boot; keeping the old workers');
-      for (const r of this.workers.values()) if (r.generation === this.generation) this.stopWorker(r);
-      this.generation = Math.max(...old.map((r) => r.generation));
-      this.reloading = false;
-      this.bootFailures = 0;
-      return;
-    }
+    if (this.reloading && this.abandonReload(this.lastBootError, null)) return;
     this.log.fatal({ failures: this.bootFailures, reason: this.lastBootError }, `workers failed to boot ${this.bootFailures} times in a row (${this.lastBootError}); the pool master exits`);
     this.halt(1);
   }
@@ -242,6 +330,7 @@ export class Arbiter {
     if (this.reloading && [...this.workers.values()].every((r) => r.generation === this.generation)) {
       this.reloading = false;
       this.log.info({ generation: this.generation, workers: ready }, 'reload complete');
+      this.reloads.done(this.generation);
     }
   }
 
@@ -261,8 +350,11 @@ export class Arbiter {
       heartbeatMs: workerTimeoutMs > 0 ? Math.max(50, Math.min(1000, Math.floor(workerTimeoutMs / 4))) : 1000,
       gracefulTimeoutMs: this.opts.shutdownTimeoutMs,
       fetchObjects: this.opts.pool.fetchObjects,
+      // Only a reload's workers check the code before they serve: a replacement for a crashed
+      // worker must not fail on a module that the serving generation never reloaded.
+      preload: this.reloading ? [...this.loadedModules] : [],
     };
-    const r = forkWorker(config, BOOT_TIMEOUT_MS, {
+    const r = forkWorker(config, this.bootTimeoutMs(), {
       onMessage: (rec, m) => this.onMessage(rec, m),
       onExit: () => this.queue.wake(),
       onError: (rec, err) => this.log.warn({ worker: rec.id, workerPid: rec.pid, err }, 'worker IPC error'),
@@ -295,6 +387,10 @@ export class Arbiter {
         return;
       case 'ff:boot-error':
         r.bootError = m.message;
+        r.importFailure = m.importFailure ?? null;
+        return;
+      case 'ff:loaded':
+        this.loadedModules.add(m.file);
         return;
     }
   }
@@ -313,6 +409,22 @@ export class Arbiter {
     });
   }
 
+  /**
+   * Fast stop of one worker: told over IPC, not by a signal, because a worker ignores the
+   * SIGINT/SIGQUIT a terminal sends to the whole process group (the master alone decides). It
+   * stops accepting, gives in-flight requests FAST_STOP_MS, then quits; SIGKILL a little later.
+   */
+  private quitWorker(r: WorkerRecord): void {
+    const wasBooting = r.state === 'booting';
+    r.state = 'stopping';
+    r.endedBy = 'stop';
+    r.deadline = Date.now() + FAST_STOP_MS + 500;
+    if (wasBooting || !r.worker.isConnected()) return this.kill(r, 'SIGTERM');
+    r.worker.send({ type: 'ff:quit', deadlineMs: FAST_STOP_MS }, (err: Error | null) => {
+      if (err) this.kill(r, 'SIGTERM');
+    });
+  }
+
   private kill(r: WorkerRecord, sig: NodeJS.Signals): void {
     if (sig === 'SIGKILL') r.state = 'killed';
     // A fork that failed has no pid: kill(0) would signal our own process group.
@@ -322,6 +434,14 @@ export class Arbiter {
     } catch {
       // ESRCH: already gone; its 'exit' event is on the way.
     }
+  }
+
+  /** A second stop signal in the embedding process: every worker gets SIGKILL now. */
+  killNow(): void {
+    if (this.state === 'halted') return;
+    this.log.warn({ workers: this.workers.size }, 'killing every worker now');
+    this.halt(this.exitCode);
+    this.queue.wake();
   }
 
   private halt(code: number): void {

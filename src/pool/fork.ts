@@ -42,6 +42,7 @@ export function forkWorker(config: WorkerConfig, bootTimeoutMs: number, events: 
     deadline: now + bootTimeoutMs,
     endedBy: null,
     bootError: null,
+    importFailure: null,
     exit: null,
   };
   worker.on('message', (m: unknown) => {

@@ -6,15 +6,25 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import type { ListenAddress } from '../config-parse.js';
-import { Arbiter } from './arbiter.js';
+import { Arbiter, type RereadOptions } from './arbiter.js';
 import { clearStaleSocket } from '../unix-socket.js';
+import type { PoolSignal } from './signals.js';
+import { removeReloadState, stateFileOf } from './reload-state.js';
 import type { EmbeddedPoolOptions, PoolOptions } from './types.js';
 
 /** The compiled worker entry, next to this file (dist/src/pool/worker-main.js). */
 const WORKER_ENTRY = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
+/** What `forkfast pool` may change at SIGHUP, besides fresh code. */
+export interface PoolReloadOptions {
+  /** Roll a new generation when a handler module changes (off unless --reload). */
+  readonly reloadOnEdit?: boolean;
+  /** Re-reads the configuration (see Arbiter's `reread`). */
+  readonly reread?: () => RereadOptions;
+}
+
 /** Runs the pool until SIGTERM/SIGINT/SIGQUIT or a fatal boot failure; resolves the exit code. */
-export async function runPool(options: PoolOptions, log: Logger): Promise<number> {
+export async function runPool(options: PoolOptions, log: Logger, reloads: PoolReloadOptions = {}): Promise<number> {
   const plog = log.child({ component: 'pool' });
   if (options.pidFile !== undefined) {
     const problem = await writePidFile(options.pidFile);
@@ -29,7 +39,8 @@ export async function runPool(options: PoolOptions, log: Logger): Promise<number
       plog.fatal({ path: busy }, `another server is listening on ${busy}; not starting`);
       return 1;
     }
-    const arbiter = new Arbiter({ ...options, workerEntry: WORKER_ENTRY, pretty: prettyLogs() }, plog);
+    const stateFile = options.pidFile === undefined ? undefined : stateFileOf(options.pidFile);
+    const arbiter = new Arbiter({ ...options, ...reloads, stateFile, workerEntry: WORKER_ENTRY, pretty: prettyLogs() }, plog);
     arbiter.queue.install();
     try {
       return await arbiter.run();
@@ -46,11 +57,23 @@ export interface EmbeddedPool {
   readonly address: string;
   /** Resolves with the pool's exit code when it ends (after stop(), or 1 if it could not keep workers). */
   readonly done: Promise<number>;
-  /** SIGHUP semantics: new workers with fresh code, then the old ones drain. */
-  reload(): void;
+  /** SIGHUP semantics: new workers with fresh code (and `next` options), then the old ones drain. */
+  reload(next?: RereadOptions): void;
+  /** The caller's signal, as `forkfast pool` would take it (TTIN/TTOU resize, INT/QUIT fast stop). */
+  signal(sig: PoolSignal): void;
   stats(): ReturnType<Arbiter['stats']>;
   /** Graceful stop (drain within shutdownTimeoutMs, then kill); removes the socket directory. */
   stop(): Promise<void>;
+  /** Kills every worker now (a second signal); resolves once the socket directory is gone. */
+  kill(): Promise<void>;
+}
+
+/** The embedding process's choices for its pool (none of them is a `forkfast pool` flag). */
+export interface EmbeddedPoolExtras {
+  readonly reloadOnEdit?: boolean;
+  /** Where `forkfast reload` reads the reload state (next to the embedding process's pid file). */
+  readonly stateFile?: string;
+  readonly bootTimeoutMs?: number;
 }
 
 /**
@@ -58,22 +81,27 @@ export interface EmbeddedPool {
  * private directory (mkdtemp: mode 0700, so only this user can connect). Signals stay with the
  * caller. Resolves once every worker listens; rejects if the workers cannot boot.
  */
-export async function startEmbeddedPool(options: EmbeddedPoolOptions, log: Logger): Promise<EmbeddedPool> {
+export async function startEmbeddedPool(options: EmbeddedPoolOptions, log: Logger, extras: EmbeddedPoolExtras = {}): Promise<EmbeddedPool> {
   const plog = log.child({ component: 'pool' });
   const dir = await mkdtemp(join(tmpdir(), 'forkfast-pool-'));
   const address = join(dir, 'pool.sock');
   const listen: ListenAddress = { kind: 'unix', path: address };
-  const arbiter = new Arbiter({ ...options, listen, workerEntry: WORKER_ENTRY, pretty: prettyLogs() }, plog);
+  const arbiter = new Arbiter({ ...options, ...extras, listen, workerEntry: WORKER_ENTRY, pretty: prettyLogs() }, plog);
   const done = arbiter.run().finally(() => rm(dir, { recursive: true, force: true }));
   const ready = await Promise.race([arbiter.ready.then(() => true), done.then(() => false)]);
   if (!ready) throw new Error('the embedded FastCGI pool could not start its workers (see the log above)');
   return {
     address,
     done,
-    reload: () => void arbiter.queue.push('SIGHUP'),
+    reload: (next) => arbiter.requestReload(next),
+    signal: (sig) => void arbiter.queue.push(sig),
     stats: () => arbiter.stats(),
     async stop() {
       arbiter.queue.push('SIGTERM');
+      await done;
+    },
+    async kill() {
+      arbiter.killNow();
       await done;
     },
   };
@@ -84,7 +112,7 @@ function prettyLogs(): boolean {
 }
 
 /** Refuses to start over a live master (gunicorn: "Already running on PID"); else (re)writes. */
-async function writePidFile(path: string): Promise<string | null> {
+export async function writePidFile(path: string): Promise<string | null> {
   try {
     const old = Number.parseInt(await readFile(path, 'utf8'), 10);
     if (Number.isInteger(old) && old > 0 && old !== process.pid && isAlive(old)) return `pid file ${path} names a running process (${old}); is the pool already running?`;
@@ -99,7 +127,8 @@ async function writePidFile(path: string): Promise<string | null> {
   }
 }
 
-async function removePidFile(path: string): Promise<void> {
+export async function removePidFile(path: string): Promise<void> {
+  await removeReloadState(stateFileOf(path), process.pid);
   try {
     // Only our own: a newer master may have taken the file over.
     if (Number.parseInt(await readFile(path, 'utf8'), 10) === process.pid) await unlink(path);

@@ -12,6 +12,9 @@ import { asError } from '../errors.js';
 import type { LocatedScript } from './script.js';
 import { scriptEnv } from './script-env.js';
 import { LiveSet } from '../live-set.js';
+import { stat } from 'node:fs/promises';
+import { describeImportError } from './import-error.js';
+import type { ImportFailure } from './reload-state.js';
 
 /** A call waiting for its handler, with the time after which it answers 504. */
 interface Pending {
@@ -25,8 +28,10 @@ function envOf(params: ReadonlyMap<string, string>, script: LocatedScript, passA
 }
 
 export class ModuleRunner {
-  /** One import per file per worker; a failed import stays failed until a reload (ESM caches it too). */
+  /** One import per file per worker (a failed one is retried once the file changed: see load). */
   private readonly handlers = new Map<string, Promise<FetchFunction>>();
+  /** The modification time of a file whose import failed: the same file fails the same way. */
+  private readonly failedAt = new Map<string, { readonly mtime: number; readonly err: unknown }>();
   /** The imports that succeeded: a request for a loaded module calls it without awaiting. */
   private readonly ready = new Map<string, FetchFunction>();
   /** One coarse sweep instead of a timer per request: timers were ~5 % of a worker's CPU. */
@@ -40,7 +45,27 @@ export class ModuleRunner {
     private readonly makeRequest: (env: CgiEnv, body: Readable | null) => Request = requestFromCgi,
     /** --pass-authorization: HTTP_AUTHORIZATION may reach the handler's env. */
     private readonly passAuthorization = false,
+    /** Told once per module imported (the master has the next generation import it first). */
+    private readonly onLoaded: (file: string) => void = () => {},
   ) {}
+
+  /**
+   * Imports a module before the worker listens (a reload's new generation): the failure, with
+   * its file and line, or null. A module that no longer exists is skipped, not a failure.
+   */
+  async preload(file: string): Promise<ImportFailure | null> {
+    try {
+      await stat(file);
+    } catch {
+      return null;
+    }
+    try {
+      await this.load(file);
+      return null;
+    } catch (err) {
+      return await describeImportError(err, file);
+    }
+  }
 
   private watch(entry: Pending): void {
     this.pending.add(entry);
@@ -160,18 +185,50 @@ export class ModuleRunner {
   }
 
   private load(file: string): Promise<FetchFunction> {
-    let p = this.handlers.get(file);
-    if (p === undefined) {
-      p = loadHandler(file);
-      this.handlers.set(file, p);
-      p.then(
-        (h) => {
-          this.ready.set(file, h);
-          this.log.info({ script: file }, 'handler module loaded');
-        },
-        () => {},
-      );
-    }
+    const p = this.handlers.get(file);
+    if (p !== undefined) return p;
+    if (this.failedAt.has(file)) return this.retry(file);
+    return this.importNow(file, undefined);
+  }
+
+  /**
+   * A module that failed to import is imported again once its file changed (under a new URL:
+   * the ESM loader keeps the failure of the old one). Until then the same error is answered
+   * without a new import; this path costs a stat per request, only while the module is broken.
+   */
+  private async retry(file: string): Promise<FetchFunction> {
+    const mtime = (await stat(file)).mtimeMs;
+    const p = this.handlers.get(file);
+    if (p !== undefined) return p;
+    const failed = this.failedAt.get(file);
+    if (failed !== undefined && mtime === failed.mtime) throw failed.err;
+    return this.importNow(file, String(mtime));
+  }
+
+  private importNow(file: string, version: string | undefined): Promise<FetchFunction> {
+    let mtime = 0;
+    // The time is taken before the import: an edit that lands during it is seen as a change.
+    const p = stat(file).then(
+      (st) => {
+        mtime = st.mtimeMs;
+      },
+      () => {},
+    ).then(() => loadHandler(file, version));
+    this.handlers.set(file, p);
+    p.then(
+      (h) => {
+        this.ready.set(file, h);
+        this.failedAt.delete(file);
+        this.log.info({ script: file }, 'handler module loaded');
+        this.onLoaded(file);
+      },
+      (err: unknown) => {
+        if (this.handlers.get(file) === p) this.handlers.delete(file);
+        this.failedAt.set(file, { mtime, err });
+        // Once per failed import, with the place (requests that meet it log their own line).
+        void describeImportError(err, file).then((f) => this.log.error({ script: file, file: f.file, line: f.line, error: f.message }, 'handler module does not import'));
+      },
+    );
     return p;
   }
 }

@@ -5,13 +5,16 @@
 
 export type PoolSignal = 'SIGHUP' | 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGTTIN' | 'SIGTTOU';
 
+/** What wakes the loop besides a signal: edited handler modules (watch.ts) ask for a reload. */
+export type PoolEvent = PoolSignal | 'EDIT';
+
 export const POOL_SIGNALS: readonly PoolSignal[] = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU'];
 
 /** Past this many pending signals, new ones are dropped (gunicorn: "ignoring rapid signaling"). */
 const MAX_PENDING = 5;
 
 export class WakeQueue {
-  private readonly pending: PoolSignal[] = [];
+  private readonly pending: PoolEvent[] = [];
   private wakeUp: (() => void) | null = null;
   private woken = false;
   private readonly handlers = new Map<PoolSignal, () => void>();
@@ -33,15 +36,22 @@ export class WakeQueue {
   }
 
   /** Enqueues a signal (from a handler, or from an embedding API such as stop()); false if dropped. */
-  push(sig: PoolSignal): boolean {
-    if (this.pending.length >= MAX_PENDING) return false;
+  push(sig: PoolEvent): boolean {
+    // A storm of reloads is one reload: the loop rolls one generation for all that are pending.
+    if ((sig === 'SIGHUP' || sig === 'EDIT') && this.pending.includes(sig)) {
+      this.wake();
+      return true;
+    }
+    // A stop is never dropped, whatever piled up before it.
+    const stop = sig === 'SIGTERM' || sig === 'SIGINT' || sig === 'SIGQUIT';
+    if (this.pending.length >= MAX_PENDING && !stop) return false;
     this.pending.push(sig);
     this.wake();
     return true;
   }
 
   /** Takes every pending signal, oldest first. */
-  drain(): PoolSignal[] {
+  drain(): PoolEvent[] {
     return this.pending.splice(0, this.pending.length);
   }
 

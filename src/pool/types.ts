@@ -2,6 +2,7 @@
 import type { PoolConfig, ScriptOptions, WorkerOptions } from '../config.js';
 import type { ListenAddress } from '../config-parse.js';
 import type { LogLevel } from '../log.js';
+import type { ImportFailure } from './reload-state.js';
 
 /** What `forkfast pool` needs: the lead's PoolConfig satisfies it as is. */
 export type PoolOptions = Pick<PoolConfig, 'listen' | 'logLevel' | 'scripts' | 'pool' | 'shutdownTimeoutMs' | 'pidFile'>;
@@ -46,6 +47,11 @@ export interface WorkerConfig {
   readonly gracefulTimeoutMs: number;
   /** light: handler modules get the light Response (app/light-response.ts). */
   readonly fetchObjects: 'light' | 'standard';
+  /**
+   * Handler modules to import before listening: those the previous generation had loaded. A
+   * reload whose code no longer imports then fails before it serves, and the old workers stay.
+   */
+  readonly preload: readonly string[];
 }
 
 /** The environment variable that carries WorkerConfig to a forked worker. */
@@ -54,7 +60,9 @@ export const WORKER_CONFIG_ENV = 'FORKFAST_POOL_WORKER';
 /** Master -> worker. */
 export type MasterMessage =
   /** Stop accepting, finish in-flight requests, close idle connections between requests, exit 0. */
-  | { readonly type: 'ff:stop' };
+  | { readonly type: 'ff:stop' }
+  /** Fast stop (SIGINT/SIGQUIT to the master): the same, with a short deadline. */
+  | { readonly type: 'ff:quit'; readonly deadlineMs: number };
 
 /** Worker -> master. Any message also counts as a heartbeat. */
 export type WorkerMessage =
@@ -63,7 +71,9 @@ export type WorkerMessage =
   /** max-requests reached, or an uncaught exception: replace me; I serve until told to stop. */
   | { readonly type: 'ff:retire'; readonly served: number }
   /** The worker cannot start (bad listen address, port in use...): the reason, before exit 3. */
-  | { readonly type: 'ff:boot-error'; readonly message: string };
+  | { readonly type: 'ff:boot-error'; readonly message: string; readonly importFailure?: ImportFailure }
+  /** A handler module imported: the next generation preloads it. */
+  | { readonly type: 'ff:loaded'; readonly file: string };
 
 /** Exit code of a worker that failed to boot (gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;
@@ -73,5 +83,6 @@ export function isWorkerMessage(m: unknown): m is WorkerMessage {
 }
 
 export function isMasterMessage(m: unknown): m is MasterMessage {
-  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'ff:stop';
+  const type = typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined;
+  return type === 'ff:stop' || type === 'ff:quit';
 }

@@ -1,6 +1,7 @@
 // What the master remembers about each worker process, and its restart policy (back-off).
 import type { Worker } from 'node:cluster';
 import type { WorkerState } from './types.js';
+import type { ImportFailure } from './reload-state.js';
 
 export interface WorkerRecord {
   /** The pool's own worker number (increasing, never reused), as in the logs. */
@@ -23,6 +24,8 @@ export interface WorkerRecord {
   endedBy: 'stop' | 'timeout' | 'boot-timeout' | null;
   /** The reason a worker sent before exiting with WORKER_BOOT_ERROR. */
   bootError: string | null;
+  /** Set when that reason is a handler module that does not import (a reload then gives up). */
+  importFailure: ImportFailure | null;
   /** Set by the 'exit' event; reap() removes the record. */
   exit: { readonly code: number | null; readonly signal: string | null } | null;
 }

@@ -15,6 +15,7 @@ import { runProgram } from './program.js';
 import { ScriptLocator, logScriptMiss, type LocatedScript, type ScriptMiss } from './script.js';
 import { LiveSet } from '../live-set.js';
 import { DEFAULT_PATH } from '../cgi/env-rule.js';
+import type { ImportFailure } from './reload-state.js';
 import { WORKER_BOOT_ERROR, isMasterMessage, type WorkerConfig, type WorkerMessage } from './types.js';
 
 /** booting -> serving -> (retiring: asked to be replaced, still serving) -> draining -> exiting. */
@@ -59,7 +60,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     installLightRequest();
   }
   const locator = new ScriptLocator(cgiBin);
-  const modules = new ModuleRunner(scripts.cgiTimeoutMs, log, light ? lightRequestFromCgi : requestFromCgi, scripts.passAuthorization);
+  const modules = new ModuleRunner(scripts.cgiTimeoutMs, log, light ? lightRequestFromCgi : requestFromCgi, scripts.passAuthorization, (file) => send({ type: 'ff:loaded', file }));
   const programOpts = {
     spawner,
     extraEnv: { ...scripts.passEnv, PATH: scripts.passEnv['PATH'] ?? DEFAULT_PATH },
@@ -128,13 +129,28 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     else log.error({ err }, 'listening socket error');
   });
   const listenOpts = config.listen.kind === 'unix' ? { path: config.listen.path } : { host: config.listen.host, port: config.listen.port };
-  server.listen(listenOpts, () => {
-    // Told to stop while the master was still handing over the socket: do not start accepting.
-    if (state !== 'booting') return void server.close();
-    state = 'serving';
-    send({ type: 'ff:ready' });
-    log.debug({ cgiBin }, 'worker listening');
+  void preload().then((ok) => {
+    if (!ok || state !== 'booting') return;
+    server.listen(listenOpts, () => {
+      // Told to stop while the master was still handing over the socket: do not start accepting.
+      if (state !== 'booting') return void server.close();
+      state = 'serving';
+      send({ type: 'ff:ready' });
+      log.debug({ cgiBin }, 'worker listening');
+    });
   });
+
+  /** A reload's worker imports the modules the old generation served before it listens. */
+  async function preload(): Promise<boolean> {
+    for (const file of config.preload) {
+      const failure = await modules.preload(file);
+      if (failure === null) continue;
+      // The master logs it once, as the reason the reload is abandoned.
+      bootFailed(`${file} does not import`, failure);
+      return false;
+    }
+    return true;
+  }
 
   const heartbeat = setInterval(() => send({ type: 'ff:heartbeat', inFlight, served }), config.heartbeatMs);
 
@@ -177,16 +193,23 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   }
 
   process.on('message', (m: unknown) => {
-    if (isMasterMessage(m) && m.type === 'ff:stop') void drain('master asked');
+    if (!isMasterMessage(m)) return;
+    if (m.type === 'ff:stop') void drain('master asked');
+    if (m.type === 'ff:quit') fastStop(m.deadlineMs);
   });
+
+  /** The master's fast stop: in-flight requests get `deadlineMs`, then whatever is left is cut. */
+  function fastStop(deadlineMs: number): void {
+    setTimeout(() => quit('fast stop deadline'), deadlineMs).unref();
+    void drain('master asked to stop fast');
+  }
   // The master is gone (IPC closed): finish what we have and leave, never run unsupervised.
   process.on('disconnect', () => void drain('master gone'));
   // systemd's default KillMode sends SIGTERM to every process of the unit: drain as asked.
   process.on('SIGTERM', () => void drain('SIGTERM'));
-  process.on('SIGINT', () => quit('SIGINT'));
-  process.on('SIGQUIT', () => quit('SIGQUIT'));
-  // Sent to the whole process group by a terminal: only the master acts on these.
-  for (const sig of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(sig, () => {});
+  // Sent to the whole process group by a terminal (Ctrl-C, Ctrl-\, a closed terminal, job
+  // control): only the master acts on these, and tells its workers what to do over IPC.
+  for (const sig of ['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(sig, () => {});
   // A handler's stray callback or promise must not take the other requests down with it.
   // After an uncaught exception the process state is unknown: finish the requests in progress,
   // and ask to be replaced as --max-requests does (no request is cut).
@@ -199,10 +222,10 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   });
   process.on('unhandledRejection', (err) => log.error({ err: asError(err) }, 'unhandled rejection (a handler promise?); the worker keeps serving'));
 
-  function bootFailed(message: string): void {
-    log.fatal({ reason: message }, 'worker cannot boot');
+  function bootFailed(message: string, importFailure?: ImportFailure): void {
+    if (importFailure === undefined) log.fatal({ reason: message }, 'worker cannot boot');
     const timer = setTimeout(() => process.exit(WORKER_BOOT_ERROR), 1000);
-    send({ type: 'ff:boot-error', message }, () => {
+    send(importFailure === undefined ? { type: 'ff:boot-error', message } : { type: 'ff:boot-error', message, importFailure }, () => {
       clearTimeout(timer);
       process.exit(WORKER_BOOT_ERROR);
     });
