@@ -21,6 +21,9 @@ import { ReloadTracker } from './pool/reload-tracker.js';
 
 type Front = ReturnType<typeof createFront>;
 
+/** A second stop signal sooner than this after the first is the same stop, not "stop now". */
+const SAME_SIGNAL_MS = 300;
+
 export async function runServe(config: ServeConfig, reread?: () => ServeConfig): Promise<number> {
   const log = createLogger({ level: config.logLevel });
   if (config.pidFile !== undefined) {
@@ -73,6 +76,7 @@ function fail(log: Logger, message: string, fields: Record<string, unknown>): nu
 class ServeLoop {
   private readonly queue = new WakeQueue();
   private stopping = false;
+  private stoppingSince = 0;
   private exitCode: number | null = null;
   /** Without an embedded pool (--upstream), a reload is only the configuration: done at once. */
   private readonly reloads: ReloadTracker;
@@ -150,8 +154,13 @@ class ServeLoop {
 
   /** Drains the front (both mounts), then stops the pool and kills what is left. */
   private stop(mode: 'graceful' | 'fast'): void {
-    if (this.stopping) return this.killNow();
+    if (this.stopping) {
+      // The same signal twice at once is one stop (GNU timeout signals the process and its group).
+      if (Date.now() - this.stoppingSince < SAME_SIGNAL_MS) return;
+      return this.killNow();
+    }
     this.stopping = true;
+    this.stoppingSince = Date.now();
     const deadlineMs = mode === 'graceful' ? this.config.limits.shutdownTimeoutMs : Math.min(FAST_STOP_MS, this.config.limits.shutdownTimeoutMs);
     this.log.info({ mode, inFlight: this.front.inFlight(), deadlineMs }, 'stopping: draining in-flight requests');
     // A fast stop reaches the workers at once: they give their in-flight requests the same deadline.
@@ -159,7 +168,8 @@ class ServeLoop {
     void this.front.close(deadlineMs).then(async (outcome) => {
       await this.built.close();
       this.log.info({ outcome }, 'stopped');
-      this.finish(outcome === 'drained' ? 0 : 1);
+      // A stop that had to cut requests at its deadline is still the stop that was asked for.
+      this.finish(0);
     });
   }
 
