@@ -57,7 +57,8 @@ export function running(pid: number): boolean {
 
 export interface ServeOptions {
   readonly args?: readonly string[];
-  readonly workers?: number;
+  /** null: no --workers flag (a config file sets it). */
+  readonly workers?: number | null;
   /** TMPDIR of the server (default: a fresh `tmp` in the test dir). */
   readonly tmpdir?: string;
   /** More environment for the server. */
@@ -86,7 +87,7 @@ export class ServeProcess {
     this.tmp = opts.tmpdir ?? join(dir, 'tmp');
     mkdirSync(this.tmp, { recursive: true });
     mkdirSync(join(dir, 'public'), { recursive: true });
-    const args = [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--cgi-bin', cgiBin, '--public', join(dir, 'public'), '--workers', String(opts.workers ?? 2), '--pid', this.pidFile, '--pass-env', `FAMILY_DIR=${this.familyDir}`, ...(opts.args ?? [])];
+    const args = [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--cgi-bin', cgiBin, '--public', join(dir, 'public'), ...(opts.workers === null ? [] : ['--workers', String(opts.workers ?? 2)]), '--pid', this.pidFile, '--pass-env', `FAMILY_DIR=${this.familyDir}`, ...(opts.args ?? [])];
     // Its own process group, as a shell gives a foreground job: a test can signal the whole group.
     this.proc = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, TMPDIR: this.tmp, ...opts.env } });
     let buf = '';
