@@ -64,6 +64,8 @@ export class Arbiter {
   /** Handler modules the workers imported: a reload's new workers import them before listening. */
   private readonly loadedModules = new Set<string>();
   private edited: string[] = [];
+  /** Generations whose reload was abandoned: their workers' exits are planned. */
+  private readonly abandoned = new Set<number>();
   private markReady: () => void = () => {};
   /** Resolves when the pool first reached its target of ready workers. */
   readonly ready: Promise<void> = new Promise((resolve) => (this.markReady = resolve));
@@ -201,6 +203,7 @@ export class Arbiter {
     const fields = importFailure !== null ? { file: importFailure.file, line: importFailure.line, error: importFailure.message } : { reason };
     this.log.error({ ...fields, generation: this.generation }, 'reload failed: the new workers cannot serve; the old workers keep serving');
     for (const r of this.workers.values()) if (r.generation === this.generation) this.stopWorker(r);
+    this.abandoned.add(this.generation);
     this.generation = Math.max(...old.map((r) => r.generation));
     this.reloading = false;
     this.bootFailures = 0;
@@ -234,8 +237,9 @@ export class Arbiter {
       this.workers.delete(r.id);
       reaped += 1;
       const fields = { worker: r.id, workerPid: r.pid, generation: r.generation, served: r.served, how: describeExit(r.exit), endedBy: r.endedBy };
-      if (this.failsReload(r)) {
-        // Logged once, as the reason the reload was abandoned.
+      if (this.failsReload(r) || this.abandoned.has(r.generation)) {
+        // The reason was logged once, when the reload was abandoned.
+        this.log.info(fields, 'worker exited');
       } else if (r.endedBy === 'stop' || r.endedBy === 'timeout') {
         // A timed-out worker was already reported when it was killed; it still counts as a crash.
         if (r.endedBy === 'timeout') this.crashes.push(now);
@@ -273,6 +277,9 @@ export class Arbiter {
         this.log.error({ worker: r.id, workerPid: r.pid }, 'worker did not start listening in time; killing it');
         r.endedBy = 'boot-timeout';
         this.kill(r, 'SIGKILL');
+        // A reload's worker that does not listen in time: the reload gives up now, before a
+        // replacement of the same code is started.
+        this.failsReload(r);
       } else if (r.state !== 'booting' && timeout > 0 && now - r.lastBeat > timeout) {
         this.log.error({ worker: r.id, workerPid: r.pid, silentMs: now - r.lastBeat, inFlight: r.inFlight }, 'worker timed out (event loop blocked past --worker-timeout); killing it');
         r.endedBy ??= 'timeout';
