@@ -107,7 +107,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flags: '-l, --listen <addr>', description: 'port, host:port or unix socket path', defaultValue: '127.0.0.1:8080' },
   { key: 'public', flags: '--public <dir>', description: 'directory of static files', defaultValue: 'public' },
   ...common,
-  { key: 'reload', flags: '--reload', description: 'edits go live: an edited handler module in cgi-bin rolls new pool workers (--no-reload: off)', defaultValue: true, negatable: true },
+  { key: 'reload', flags: '--reload', description: 'edits go live (on unless --no-reload): an edited handler module in cgi-bin rolls new pool workers', defaultValue: true, negatable: true },
   { key: 'upstream', flags: '--upstream <addr>', description: 'external forkfast pool for /fcgi-bin/ (repeatable; default: an embedded pool)', repeatable: true, defaultValue: [] },
   { key: 'fastcgi', flags: '--fastcgi <prefix=addr>', description: 'mount any FastCGI server, e.g. /php/=unix:/run/php/php-fpm.sock (repeatable)', repeatable: true, defaultValue: [] },
   { key: 'docroot', flags: '--docroot <dir>', description: 'document root for --fastcgi mounts (SCRIPT_FILENAME)' },
@@ -121,7 +121,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
 export const POOL_OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flags: '-l, --listen <addr>', description: 'FastCGI listen address: port, host:port or unix socket path', defaultValue: '127.0.0.1:9000' },
   ...common,
-  { key: 'reload', flags: '--reload', description: 'an edited handler module in cgi-bin rolls new workers, as SIGHUP does', defaultValue: false, negatable: true },
+  { key: 'reload', flags: '--reload', description: 'edits go live (off unless --reload): an edited handler module in cgi-bin rolls new workers, as SIGHUP does', defaultValue: false, negatable: true },
 ];
 
 export interface Limits {
