@@ -77,6 +77,7 @@ class ServeLoop {
   private readonly queue = new WakeQueue();
   private stopping = false;
   private stoppingSince = 0;
+  private stoppedBy: NodeJS.Signals | null = null;
   private exitCode: number | null = null;
   /** Without an embedded pool (--upstream), a reload is only the configuration: done at once. */
   private readonly reloads: ReloadTracker;
@@ -113,10 +114,10 @@ class ServeLoop {
       case 'SIGHUP':
         return this.reload();
       case 'SIGTERM':
-        return this.stop('graceful');
+        return this.stop('graceful', sig);
       case 'SIGINT':
       case 'SIGQUIT':
-        return this.stop('fast');
+        return this.stop('fast', sig);
       case 'SIGTTIN':
       case 'SIGTTOU':
         if (this.built.pool === undefined) return this.log.warn({ signal: sig }, 'no embedded pool to resize (/fcgi-bin/ goes to --upstream)');
@@ -153,13 +154,14 @@ class ServeLoop {
   }
 
   /** Drains the front (both mounts), then stops the pool and kills what is left. */
-  private stop(mode: 'graceful' | 'fast'): void {
+  private stop(mode: 'graceful' | 'fast', sig: NodeJS.Signals): void {
     if (this.stopping) {
       // The same signal twice at once is one stop (GNU timeout signals the process and its group).
-      if (Date.now() - this.stoppingSince < SAME_SIGNAL_MS) return;
+      if (sig === this.stoppedBy && Date.now() - this.stoppingSince < SAME_SIGNAL_MS) return;
       return this.killNow();
     }
     this.stopping = true;
+    this.stoppedBy = sig;
     this.stoppingSince = Date.now();
     const deadlineMs = mode === 'graceful' ? this.config.limits.shutdownTimeoutMs : Math.min(FAST_STOP_MS, this.config.limits.shutdownTimeoutMs);
     this.log.info({ mode, inFlight: this.front.inFlight(), deadlineMs }, 'stopping: draining in-flight requests');

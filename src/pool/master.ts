@@ -115,7 +115,7 @@ function prettyLogs(): boolean {
 export async function writePidFile(path: string): Promise<string | null> {
   try {
     const old = Number.parseInt(await readFile(path, 'utf8'), 10);
-    if (Number.isInteger(old) && old > 0 && old !== process.pid && isAlive(old)) return `pid file ${path} names a running process (${old}); is the pool already running?`;
+    if (Number.isInteger(old) && old > 0 && old !== process.pid && isAlive(old)) return `pid file ${path} names a running process (${old}); is forkfast already running?`;
   } catch {
     // No pid file, or unreadable: write ours.
   }
