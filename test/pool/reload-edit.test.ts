@@ -78,7 +78,8 @@ test('serve: a module edited under load is served within 2 s, with zero failed r
 });
 
 test('serve: a module that no longer imports keeps the old workers serving; its fix goes live', { timeout: 90_000 }, async () => {
-  const s = await startServe({ workers: 2 });
+  // One worker, which has imported v1 (a worker that had not would import the broken file).
+  const s = await startServe({ workers: 1 });
   const file = join(s.cgiBin, 'version.mjs');
   try {
     assert.match((await get(s.port, '/fcgi-bin/version.mjs')).body, /^v1/);
@@ -94,6 +95,7 @@ test('serve: a module that no longer imports keeps the old workers serving; its 
     const status = JSON.parse((await get(s.port, '/-/status?format=json')).body) as { pool: Record<string, unknown> };
     assert.equal(status.pool['reload.importFailure.file'], file, JSON.stringify(status.pool));
     assert.equal(status.pool['reload.importFailure.line'], 2);
+    const fixedFrom = s.lines.length;
     writeFileSync(file, `export default () => new Response('v3 pid=' + process.pid + '\\n');\n`);
     const deadline = Date.now() + 30_000;
     let body = '';
@@ -102,6 +104,7 @@ test('serve: a module that no longer imports keeps the old workers serving; its 
       await sleep(100);
     }
     assert.match(body, /^v3/, s.dump());
+    await s.waitFor((l) => l.msg === 'reload complete', 30_000, 'reload complete', fixedFrom);
     const after = JSON.parse((await get(s.port, '/-/status?format=json')).body) as { pool: Record<string, unknown> };
     assert.equal(after.pool['reload.importFailure.file'], undefined);
   } finally {

@@ -22,6 +22,9 @@ const ALLOWED: Record<string, string> = {
   'src/fastcgi/server-request.ts:params': 'one Map per request, young and short-lived; HTTP_PROXY is removed once',
   'src/cgi/script.ts:memo': 'script resolutions keyed by path, dropped when stale',
   'src/pool/arbiter.ts:workers': 'one entry per worker process, replaced only when a worker exits',
+  'src/pool/module.ts:handlers': 'one entry per handler module file; deleted only when its import failed',
+  'src/pool/module.ts:failedAt': 'one entry per handler module file whose import failed; deleted when it imports again',
+  'src/pool/watch.ts:watchers': 'one entry per watched cgi-bin directory; deleted when the directory goes away',
 };
 
 function sources(dir: string): string[] {
