@@ -122,6 +122,7 @@ export const POOL_OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flags: '-l, --listen <addr>', description: 'FastCGI listen address: port, host:port or unix socket path', defaultValue: '127.0.0.1:9000' },
   ...common,
   { key: 'reload', flags: '--reload', description: 'edits go live (off unless --reload): an edited handler module in cgi-bin rolls new workers, as SIGHUP does', defaultValue: false, negatable: true },
+  { key: 'protocol', flags: '--protocol <name>', description: 'what the web server speaks on --listen: fastcgi, uwsgi or scgi', defaultValue: 'fastcgi' },
 ];
 
 export interface Limits {
@@ -181,7 +182,11 @@ export interface PoolConfig {
   readonly shutdownTimeoutMs: number;
   readonly pidFile: string | undefined;
   readonly reload: boolean;
+  /** The protocol of --listen: nginx's fastcgi_pass, uwsgi_pass or scgi_pass. */
+  readonly protocol: PoolProtocol;
 }
+
+export type PoolProtocol = 'fastcgi' | 'uwsgi' | 'scgi';
 
 function parsePassEnv(list: string[], env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
@@ -267,5 +272,6 @@ export function poolConfig(raw: RawSources): PoolConfig {
     shutdownTimeoutMs: p.parseSeconds(v['shutdownTimeout'], 'shutdown timeout'),
     pidFile: v['pid'] === undefined ? undefined : String(v['pid']),
     reload: p.parseBoolean(v['reload'], 'reload'),
+    protocol: p.parseChoice(v['protocol'], 'protocol', ['fastcgi', 'uwsgi', 'scgi'] as const),
   };
 }

@@ -118,7 +118,8 @@ export function createFastcgiMount(opts: FastcgiMountOptions): Mount {
     const r = cache.resolve(rawPath);
     if (!r.ok) return r;
     const filename = opts.relativeScriptFilename === true ? relative(root, r.filename) : r.filename;
-    return { scriptName: r.scriptName, pathInfo: r.pathInfo, filename, nph: r.nph };
+    // The pool answers an nph- script as a CGI response ("Status: 203 …", pool/nph): parse it.
+    return { scriptName: r.scriptName, pathInfo: r.pathInfo, filename, nph: false };
   }
 
   const onStderr = opts.stderrLoggedUpstream === true ? dropStderr : null;

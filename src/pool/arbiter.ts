@@ -81,7 +81,7 @@ export class Arbiter {
   /** Runs until every worker is gone after a stop, or the pool halted; resolves the exit code. */
   async run(): Promise<number> {
     setupCluster(this.opts.workerEntry);
-    this.log.info({ listen: formatListen(this.opts.listen), workers: this.target, cgiBin: this.opts.scripts.cgiBin }, 'pool master started');
+    this.log.info({ listen: formatListen(this.opts.listen), protocol: this.opts.protocol ?? 'fastcgi', workers: this.target, cgiBin: this.opts.scripts.cgiBin }, 'pool master started');
     this.manage();
     if (this.opts.reloadOnEdit === true) {
       this.reloads.watch(this.opts.scripts.cgiBin, this.log, (files) => {
@@ -360,6 +360,7 @@ export class Arbiter {
       // Only a reload's workers check the code before they serve: a replacement for a crashed
       // worker must not fail on a module that the serving generation never reloaded.
       preload: this.reloading ? [...this.loadedModules] : [],
+      protocol: this.opts.protocol ?? 'fastcgi',
     };
     const r = forkWorker(config, this.bootTimeoutMs(), {
       onMessage: (rec, m) => this.onMessage(rec, m),

@@ -18,6 +18,7 @@ import { collectSmall, SMALL_ANSWER } from '../cgi/stdout-collect.js';
 import { declaresBody } from '../app/handler.js';
 import type { LocatedScript } from './script.js';
 import { scriptEnv } from './script-env.js';
+import { asCgiResponse } from './nph.js';
 
 export interface ProgramOptions {
   readonly spawner: Spawner;
@@ -58,6 +59,7 @@ export async function runProgram(r: ResponderRequest, script: LocatedScript, opt
     if (r.aborted) return;
     return answerFailure(r, log, script.file, { kind: 'spawn', err: err instanceof Error ? err : new Error(String(err)) });
   }
+  child = asCgiResponse(script.file, child); // nph- scripts: "HTTP/1.1 203 …" becomes "Status: 203 …"
   // The usual small answer (hello.sh: ~60 bytes, then EOF) goes out in one write, without a
   // pipeline of streams; a large or slow one is streamed with backpressure.
   const whole = await collectSmall(child.stdout, SMALL_ANSWER);

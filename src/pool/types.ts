@@ -1,11 +1,11 @@
 // The pool's shared vocabulary: options, lifecycle states and the master <-> worker IPC messages.
-import type { PoolConfig, ScriptOptions, WorkerOptions } from '../config.js';
+import type { PoolConfig, PoolProtocol, ScriptOptions, WorkerOptions } from '../config.js';
 import type { ListenAddress } from '../config-parse.js';
 import type { LogLevel } from '../log.js';
 import type { ImportFailure } from './reload-state.js';
 
 /** What `forkfast pool` needs: the lead's PoolConfig satisfies it as is. */
-export type PoolOptions = Pick<PoolConfig, 'listen' | 'logLevel' | 'scripts' | 'pool' | 'shutdownTimeoutMs' | 'pidFile'>;
+export type PoolOptions = Pick<PoolConfig, 'listen' | 'logLevel' | 'scripts' | 'pool' | 'shutdownTimeoutMs' | 'pidFile'> & Partial<Pick<PoolConfig, 'protocol'>>;
 
 /** What `forkfast serve` needs for its embedded pool (the listen address is a private socket). */
 export interface EmbeddedPoolOptions {
@@ -52,6 +52,8 @@ export interface WorkerConfig {
    * reload whose code no longer imports then fails before it serves, and the old workers stay.
    */
   readonly preload: readonly string[];
+  /** What the listening socket speaks (absent: FastCGI). */
+  readonly protocol?: PoolProtocol;
 }
 
 /** The environment variable that carries WorkerConfig to a forked worker. */

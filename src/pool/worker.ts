@@ -4,6 +4,8 @@ import { realpathSync } from 'node:fs';
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { createResponder, type ResponderRequest } from '../fastcgi/server.js';
+import { createUwsgiResponder } from '../uwsgi/server.js';
+import { createScgiResponder } from '../scgi/server.js';
 import { createSpawner } from '../spawn/spawner.js';
 import { writeCgiError } from './cgi-error.js';
 import { requestFromCgi } from '../app/handler.js';
@@ -115,7 +117,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     }
   }
 
-  const responder = createResponder({ log, onRequest });
+  const responder = (config.protocol === 'uwsgi' ? createUwsgiResponder : config.protocol === 'scgi' ? createScgiResponder : createResponder)({ log, onRequest });
   const server = net.createServer();
   responder.attach(server);
   // Accepted connections, to tell a fresh one (its request still on the way) from an idle one.
