@@ -1,6 +1,7 @@
 // The FastCGI 1.0 wire format: spec constants and pure encoders (Buffers out, no I/O).
 // Section numbers refer to the FastCGI Specification 1.0 (Open Market, 1996).
 import { isAscii } from 'node:buffer';
+import { addVar } from '../responder/head.js';
 
 /** §8: the only version there is. */
 export const FCGI_VERSION_1 = 1;
@@ -350,8 +351,9 @@ export function decodeNameValuePairs(buf: Buffer, into: Map<string, string>): bo
       off += 4;
     } else off += 1;
     if (off + nl + vl > end) return false;
-    if (text !== null) into.set(text.slice(off, off + nl), text.slice(off + nl, off + nl + vl));
-    else into.set(buf.toString('utf8', off, off + nl), buf.toString('utf8', off + nl, off + nl + vl));
+    // Repeated HTTP_* pairs (nginx before 1.23 sends one per header line) are combined: addVar.
+    if (text !== null) addVar(into, text.slice(off, off + nl), text.slice(off + nl, off + nl + vl));
+    else addVar(into, buf.toString('utf8', off, off + nl), buf.toString('utf8', off + nl, off + nl + vl));
     off += nl + vl;
   }
   return true;
