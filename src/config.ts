@@ -122,6 +122,7 @@ export const POOL_OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flags: '-l, --listen <addr>', description: 'FastCGI listen address: port, host:port or unix socket path', defaultValue: '127.0.0.1:9000' },
   ...common,
   { key: 'reload', flags: '--reload', description: 'edits go live (off unless --reload): an edited handler module in cgi-bin rolls new workers, as SIGHUP does', defaultValue: false, negatable: true },
+  { key: 'authorizerScript', flags: '--authorizer-script <name>', description: 'script in --cgi-bin that answers every FastCGI Authorizer request (else SCRIPT_FILENAME names it)' },
   { key: 'protocol', flags: '--protocol <name>', description: 'what the web server speaks on --listen: fastcgi, uwsgi or scgi', defaultValue: 'fastcgi' },
 ];
 
@@ -143,6 +144,8 @@ export interface ScriptOptions {
   readonly spawnBackend: 'auto' | 'native' | 'node';
   readonly passEnv: Readonly<Record<string, string>>;
   readonly passAuthorization: boolean;
+  /** pool: the script (relative to cgiBin, or absolute inside it) for FCGI_AUTHORIZER requests. */
+  readonly authorizerScript?: string;
 }
 
 export interface WorkerOptions {
@@ -267,7 +270,7 @@ export function poolConfig(raw: RawSources): PoolConfig {
   return {
     listen: p.parseListen(v['listen']),
     logLevel: p.parseLogLevel(v['logLevel']),
-    scripts: scriptOptions(v, raw.env),
+    scripts: { ...scriptOptions(v, raw.env), ...(v['authorizerScript'] === undefined ? {} : { authorizerScript: String(v['authorizerScript']) }) },
     pool: workerOptions(v),
     shutdownTimeoutMs: p.parseSeconds(v['shutdownTimeout'], 'shutdown timeout'),
     pidFile: v['pid'] === undefined ? undefined : String(v['pid']),

@@ -2,7 +2,7 @@
 import type { Socket } from 'node:net';
 import { RecordDecoder, type RecordSink } from './decoder.js';
 import {
-  FCGI_ABORT_REQUEST, FCGI_BEGIN_REQUEST, FCGI_GET_VALUES, FCGI_KEEP_CONN, FCGI_NULL_REQUEST_ID,
+  FCGI_ABORT_REQUEST, FCGI_AUTHORIZER, FCGI_BEGIN_REQUEST, FCGI_GET_VALUES, FCGI_KEEP_CONN, FCGI_NULL_REQUEST_ID,
   FCGI_OVERLOADED, FCGI_PARAMS, FCGI_RESPONDER, FCGI_STDIN, FCGI_UNKNOWN_ROLE, type ProtocolStatus,
   decodeNameValuePairs, encodeEndRequest, encodeGetValuesResult, encodeUnknownType,
 } from './protocol.js';
@@ -95,14 +95,14 @@ export class ResponderConnection implements RecordSink, ReadGate {
     this.oneShot = !keepConn && this.requests.size === 0 && !this.servedAny;
     this.servedAny = true;
     this.inputDone = false;
-    if (role !== FCGI_RESPONDER) return this.refuse(requestId, FCGI_UNKNOWN_ROLE);
+    if (role !== FCGI_RESPONDER && !(role === FCGI_AUTHORIZER && this.shared.authorizer)) return this.refuse(requestId, FCGI_UNKNOWN_ROLE);
     if (this.shared.closing || this.shared.requestsActive >= this.shared.maxReqs) {
       this.shared.overloaded++;
       return this.refuse(requestId, FCGI_OVERLOADED);
     }
     this.shared.requestsActive++;
     this.shared.requestsTotal++;
-    this.requests.set(requestId, new RequestImpl(this, requestId, keepConn));
+    this.requests.set(requestId, new RequestImpl(this, requestId, keepConn, role));
   }
 
   /** §5.5: a request we will not serve ends at once; its later records are ignored. */

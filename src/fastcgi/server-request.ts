@@ -14,7 +14,6 @@ const FAILED_RESPONSE = Buffer.from('Status: 500 Internal Server Error\r\nConten
 
 /** One request in progress on a connection. */
 export class RequestImpl implements ResponderRequest, StreamOwner {
-  readonly role: Role = FCGI_RESPONDER;
   params: Map<string, string> = new Map();
   // The streams are built on first use (docs/performance.md): most resident requests have no body
   // and answer through endWith(), so neither a Readable nor a Writable is ever needed.
@@ -30,7 +29,7 @@ export class RequestImpl implements ResponderRequest, StreamOwner {
   private state: 'params' | 'running' | 'done' = 'params';
   private abortedFlag = false;
 
-  constructor(private readonly conn: ResponderConnection, readonly requestId: number, readonly keepConn: boolean) {
+  constructor(private readonly conn: ResponderConnection, readonly requestId: number, readonly keepConn: boolean, readonly role: Role = FCGI_RESPONDER) {
     this.collector = new ParamsCollector(conn.shared.maxParamsBytes);
   }
 

@@ -35,7 +35,7 @@ import { LiveSet } from '../live-set.js';
 export interface ResponderRequest {
   /** §3.3: the request id on its connection (unique among that connection's active requests). */
   readonly requestId: number;
-  /** Always FCGI_RESPONDER: other roles are refused before onRequest. */
+  /** FCGI_RESPONDER, or FCGI_AUTHORIZER when the responder was created with `authorizer`. */
   readonly role: Role;
   /** §5.1 FCGI_KEEP_CONN: false when the web server wants the connection closed afterwards. */
   readonly keepConn: boolean;
@@ -73,6 +73,8 @@ export interface ResponderOptions {
   readonly stdinBufferBytes?: number;
   /** STDOUT buffered per request before writes wait for the socket (default 64 KiB). */
   readonly stdoutHighWaterMark?: number;
+  /** Serve FCGI_AUTHORIZER requests too (§6.3); r.role tells them apart (default: refused). */
+  readonly authorizer?: boolean;
 }
 
 export interface ResponderStats {
@@ -104,6 +106,7 @@ export interface ResponderShared {
   readonly maxParamsBytes: number;
   readonly stdinBufferBytes: number;
   readonly stdoutHighWaterMark: number;
+  readonly authorizer: boolean;
   /** The GET_VALUES_RESULT record, built once. */
   readonly valuesResult: Map<string, string>;
   closing: boolean;
@@ -133,6 +136,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     maxParamsBytes: opts.maxParamsBytes ?? 256 * 1024,
     stdinBufferBytes: opts.stdinBufferBytes ?? 256 * 1024,
     stdoutHighWaterMark: opts.stdoutHighWaterMark ?? 64 * 1024,
+    authorizer: opts.authorizer ?? false,
     valuesResult: new Map([
       ['FCGI_MAX_CONNS', String(maxConns)],
       ['FCGI_MAX_REQS', String(maxReqs)],

@@ -47,6 +47,9 @@ export class ModuleRunner {
     private readonly passAuthorization = false,
     /** Told once per module imported (the master has the next generation import it first). */
     private readonly onLoaded: (file: string) => void = () => {},
+    /** loadHandler (fetch), or pool/authorize's loadAuthorizer and sendAuthorizerResponse (§6.3). */
+    private readonly loader: (file: string, version?: string) => Promise<FetchFunction> = loadHandler,
+    private readonly send: typeof sendCgiResponse = sendCgiResponse,
   ) {}
 
   /**
@@ -176,7 +179,7 @@ export class ModuleRunner {
       return writeCgiError(r, 'FF_HANDLER_ERROR', 1);
     }
     try {
-      await sendCgiResponse(response, r, { head: method === 'HEAD' });
+      await this.send(response, r, { head: method === 'HEAD' });
     } catch (err) {
       // Headers may be out already: end what we can; the web server sees a short body.
       if (!r.aborted) this.log.warn({ reqId: requestIdOf(r), script: script.file, err: asError(err) }, 'handler response body failed');
@@ -213,7 +216,7 @@ export class ModuleRunner {
         mtime = st.mtimeMs;
       },
       () => {},
-    ).then(() => loadHandler(file, version));
+    ).then(() => this.loader(file, version));
     this.handlers.set(file, p);
     p.then(
       (h) => {

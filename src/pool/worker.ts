@@ -14,6 +14,8 @@ import { installLightResponse } from '../app/light-response.js';
 import { ModuleRunner } from './module.js';
 import { asError } from '../errors.js';
 import { runProgram } from './program.js';
+import { FCGI_ROLE_AUTHORIZER, loadAuthorizer, sendAuthorizerResponse } from './authorize.js';
+import { FCGI_AUTHORIZER } from '../fastcgi/protocol.js';
 import { ScriptLocator, logScriptMiss, type LocatedScript, type ScriptMiss } from './script.js';
 import { LiveSet } from '../live-set.js';
 import { DEFAULT_PATH } from '../cgi/env-rule.js';
@@ -63,6 +65,8 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   }
   const locator = new ScriptLocator(cgiBin);
   const modules = new ModuleRunner(scripts.cgiTimeoutMs, log, light ? lightRequestFromCgi : requestFromCgi, scripts.passAuthorization, (file) => send({ type: 'ff:loaded', file }));
+  // The Authorizer's job is the credentials: HTTP_AUTHORIZATION reaches its env (FastCGI 1.0 §6.3).
+  const authorizers = new ModuleRunner(scripts.cgiTimeoutMs, log, light ? lightRequestFromCgi : requestFromCgi, true, () => {}, loadAuthorizer, sendAuthorizerResponse);
   const programOpts = {
     spawner,
     extraEnv: { ...scripts.passEnv, PATH: scripts.passEnv['PATH'] ?? DEFAULT_PATH },
@@ -70,9 +74,13 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     timeoutMs: scripts.cgiTimeoutMs,
     idleTimeoutMs: scripts.cgiIdleTimeoutMs,
   };
+  // --authorizer-script: one script answers every Authorizer request, whatever the web server
+  // names in SCRIPT_FILENAME (lighttpd sends the protected file's path there).
+  const authorizerParams = scripts.authorizerScript === undefined ? null : new Map([['SCRIPT_FILENAME', scripts.authorizerScript]]);
+  const authorizerProgramOpts = { ...programOpts, passAuthorization: true, extraEnv: { ...programOpts.extraEnv, ...FCGI_ROLE_AUTHORIZER } };
 
   function dispatch(r: ResponderRequest): Promise<void> | void {
-    const found = locator.locate(r.params);
+    const found = locator.locate(r.role === FCGI_AUTHORIZER && authorizerParams !== null ? authorizerParams : r.params);
     return found instanceof Promise ? found.then((script) => runScript(r, script)) : runScript(r, found);
   }
 
@@ -82,8 +90,10 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
       logScriptMiss(r.log, script, r.params.get('REQUEST_URI'));
       return writeCgiError(r, script.status === 403 ? 'FF_FORBIDDEN' : 'FF_NOT_FOUND');
     }
-    if (script.kind === 'module') return modules.run(r, script);
-    return runProgram(r, script, programOpts, r.log);
+    // FastCGI 1.0 §6.3: an Authorizer request calls the module's authorize(), or the program with FCGI_ROLE=AUTHORIZER.
+    const authorizer = r.role === FCGI_AUTHORIZER;
+    if (script.kind === 'module') return (authorizer ? authorizers : modules).run(r, script);
+    return runProgram(r, script, authorizer ? authorizerProgramOpts : programOpts, r.log);
   }
 
   function onRequest(r: ResponderRequest): Promise<void> | void {
@@ -117,7 +127,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     }
   }
 
-  const responder = (config.protocol === 'uwsgi' ? createUwsgiResponder : config.protocol === 'scgi' ? createScgiResponder : createResponder)({ log, onRequest });
+  const responder = (config.protocol === 'uwsgi' ? createUwsgiResponder : config.protocol === 'scgi' ? createScgiResponder : createResponder)({ log, onRequest, authorizer: true });
   const server = net.createServer();
   responder.attach(server);
   // Accepted connections, to tell a fresh one (its request still on the way) from an idle one.
