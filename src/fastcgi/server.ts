@@ -20,7 +20,8 @@
 //   A throw or rejection from onRequest is logged; the request ends with appStatus 1 (and a
 //   "Status: 500" CGI response when nothing was written yet).
 //
-// Behaviour: Responder role only (Authorizer and Filter get FCGI_UNKNOWN_ROLE, §5.1); KEEP_CONN
+// Behaviour: Responder role, Authorizer with `authorizer: true` (§6.3; else, and Filter, get
+// FCGI_UNKNOWN_ROLE, §5.1); KEEP_CONN
 // honoured (without it the connection closes after END_REQUEST, §5.1); requests are multiplexed
 // and GET_VALUES answers FCGI_MPXS_CONNS=1 (§4.1); unknown management records get UNKNOWN_TYPE
 // (§4.2); FCGI_OVERLOADED past maxReqs requests in progress (§5.5); a protocol error closes that
