@@ -110,6 +110,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'reload', flags: '--reload', description: 'edits go live (on unless --no-reload): an edited handler module in cgi-bin rolls new pool workers', defaultValue: true, negatable: true },
   { key: 'upstream', flags: '--upstream <addr>', description: 'external forkfast pool for /fcgi-bin/ (repeatable; default: an embedded pool)', repeatable: true, defaultValue: [] },
   { key: 'fastcgi', flags: '--fastcgi <prefix=addr>', description: 'mount any FastCGI server, e.g. /php/=unix:/run/php/php-fpm.sock (repeatable)', repeatable: true, defaultValue: [] },
+  { key: 'authorizer', flags: '--authorizer <prefix=addr>', description: 'ask this FastCGI Authorizer before serving anything under prefix, e.g. /private/=127.0.0.1:9100 (repeatable)', repeatable: true, defaultValue: [] },
   { key: 'docroot', flags: '--docroot <dir>', description: 'document root for --fastcgi mounts (SCRIPT_FILENAME)' },
   { key: 'maxHeaderSize', flags: '--max-header-size <bytes>', description: 'request head size limit (431 past it)', defaultValue: '16k' },
   { key: 'maxBodySize', flags: '--max-body-size <bytes>', description: 'request body limit (413 past it)', defaultValue: '100m' },
@@ -170,6 +171,8 @@ export interface ServeConfig {
   readonly pool: WorkerOptions;
   readonly upstreams: readonly string[];
   readonly fastcgiMounts: readonly FastcgiMountOption[];
+  /** --authorizer: FastCGI Authorizers (§6.3) guarding path prefixes. */
+  readonly authorizers: readonly FastcgiMountOption[];
   readonly docroot: string | undefined;
   readonly limits: Limits;
   readonly pidFile: string | undefined;
@@ -226,21 +229,21 @@ function workerOptions(v: Record<string, unknown>): WorkerOptions {
   };
 }
 
-function parseFastcgiMount(item: string): FastcgiMountOption {
+function parseFastcgiMount(item: string, flag = '--fastcgi'): FastcgiMountOption {
   const eq = item.indexOf('=');
   const prefix = eq < 0 ? '' : item.slice(0, eq);
-  if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new UsageError(`invalid --fastcgi "${item}" (expected /prefix/=host:port or /prefix/=unix:/path)`);
+  if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new UsageError(`invalid ${flag} "${item}" (expected /prefix/=host:port or /prefix/=unix:/path)`);
   let upstream = item.slice(eq + 1);
   // A unix socket path is made absolute here, so a relative one means the directory forkfast ran in.
   if (upstream.startsWith('unix:')) upstream = 'unix:' + resolve(upstream.slice(5));
   else if (upstream.includes('/')) upstream = 'unix:' + resolve(upstream);
-  if (upstream === '' || upstream === 'unix:') throw new UsageError(`invalid --fastcgi "${item}": no upstream address`);
+  if (upstream === '' || upstream === 'unix:') throw new UsageError(`invalid ${flag} "${item}": no upstream address`);
   return { prefix, upstream };
 }
 
 export function serveConfig(raw: RawSources): ServeConfig {
   const { values: v } = mergeSources(SERVE_OPTIONS, raw);
-  const fastcgiMounts = p.asList(v['fastcgi']).map(parseFastcgiMount);
+  const fastcgiMounts = p.asList(v['fastcgi']).map((item) => parseFastcgiMount(item));
   const docroot = v['docroot'] === undefined ? undefined : p.parseDirectory(v['docroot'], 'docroot');
   if (fastcgiMounts.length > 0 && docroot === undefined) throw new UsageError('--fastcgi needs --docroot (the directory SCRIPT_FILENAME is resolved in)');
   return {
@@ -251,6 +254,7 @@ export function serveConfig(raw: RawSources): ServeConfig {
     pool: workerOptions(v),
     upstreams: p.asList(v['upstream']),
     fastcgiMounts,
+    authorizers: p.asList(v['authorizer']).map((item) => parseFastcgiMount(item, '--authorizer')),
     docroot,
     limits: {
       maxHeaderSize: p.parseSize(v['maxHeaderSize'], 'max header size'),

@@ -9,6 +9,7 @@ import { createSpawner, defaultSpawnerOptions } from './spawn/spawner.js';
 import { availableParallelism } from 'node:os';
 import { createFastcgiMount } from './fastcgi/mount.js';
 import { startEmbeddedPool, type EmbeddedPool, type EmbeddedPoolExtras } from './pool/master.js';
+import { withAuthorizers } from './http/authorizer.js';
 
 /** Status pages show flat name/value pairs; nested stats become dotted names. */
 function flatten(obj: object, prefix = ''): Record<string, number | string> {
@@ -48,7 +49,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
   const serverSoftware = `forkfast/${version}`;
   const limits = { maxBodySize: config.limits.maxBodySize, maxHeaderBytes: 64 * 1024 };
   const fcgiLog = log.child({ component: 'fastcgi' });
-  const mounts: Mount[] = [
+  const unguarded: Mount[] = [
     createFastcgiMount({
       prefix: '/fcgi-bin/',
       scripts: { kind: 'cgi-bin', dir: s.cgiBin },
@@ -88,9 +89,11 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
       serverSoftware,
     }),
   ];
+  const guarded = withAuthorizers(unguarded, config.authorizers, { documentRoot: config.publicDir, serverSoftware, log: log.child({ component: 'authorizer' }) });
+  const mounts = guarded.mounts;
   // Shared resources outlive the mounts that use them: released after the front has closed.
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([spawner.close(), pool?.stop()]);
+    await Promise.allSettled([spawner.close(), pool?.stop(), guarded.close()]);
   };
   return {
     mounts,

@@ -39,6 +39,8 @@ export function requestMetaVariables(req: IncomingMessage, ctx: RequestContext, 
     ...(settings.extra ? { extra: settings.extra } : {}),
     ...(previous ? { redirect: redirectInput(previous) } : {}),
   });
+  // FastCGI 1.0 §6.3: what an Authorizer allowed this request with (serve --authorizer).
+  if (ctx.authorizerVariables !== undefined) Object.assign(env, ctx.authorizerVariables);
   ctx.metaVariables = env;
   return env;
 }

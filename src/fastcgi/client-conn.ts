@@ -8,6 +8,7 @@ import {
   FCGI_MPXS_CONNS, FCGI_OVERLOADED, FCGI_REQUEST_COMPLETE, FCGI_STDERR,
   FCGI_STDIN, FCGI_STDOUT, FCGI_UNKNOWN_ROLE, FCGI_CANT_MPX_CONN, type ProtocolStatus,
   decodeNameValuePairs, encodeGetValues, encodeRecord, encodeRequestHead,
+  type Role,
 } from './protocol.js';
 import { RecordOutput, RecordWriter, type ReadGate } from './streams.js';
 import { StdoutHolder } from './client-stdout.js';
@@ -32,6 +33,7 @@ export interface FastcgiEnd {
 /** A request waiting for, or bound to, a connection. */
 export interface Job {
   readonly params: Buffer; // encoded name-value pairs (§3.4), ready to frame
+  readonly role: Role | undefined;
   readonly body: Readable | null;
   readonly signal: AbortSignalLike | undefined;
   readonly onStderr: (chunk: Buffer) => void;
@@ -187,7 +189,7 @@ export class ClientConnection implements RecordSink, ReadGate {
     const ex = this.exchanges.claim((id) => new Exchange(this, id, job, this.owner.stdoutHighWaterMark));
     const id = ex.id;
     job.exchange = ex;
-    this.out.write(encodeRequestHead(id, job.params, job.body === null));
+    this.out.write(encodeRequestHead(id, job.params, job.body === null, job.role));
     if (job.body !== null) {
       const w = new RecordWriter(this.out, FCGI_STDIN, id, 64 * 1024, null);
       ex.stdin = w;

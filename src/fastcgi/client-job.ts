@@ -8,6 +8,7 @@ import type { Exchange, FastcgiEnd, Job } from './client-conn.js';
 import type { StdoutHolder } from './client-stdout.js';
 import type { AbortSignalLike, FastcgiRequest, FastcgiResponse } from './client.js';
 import { FastcgiError } from './errors.js';
+import type { Role } from './protocol.js';
 
 /** What a job tells the client it belongs to. */
 export interface JobOwner {
@@ -86,6 +87,7 @@ export function newJob(
 class ClientJob implements Job {
   readonly body: Readable | null;
   readonly signal: AbortSignalLike | undefined;
+  readonly role: Role | undefined;
   responded = false;
   settled = false;
   retried = false;
@@ -104,6 +106,7 @@ class ClientJob implements Job {
   ) {
     this.body = req.body;
     this.signal = req.signal;
+    this.role = req.role;
     this.stderr = req.onStderr;
     this.onAbort = this.signal === undefined ? null : () => this.abort();
     if (this.onAbort !== null) this.signal!.addEventListener('abort', this.onAbort, { once: true });

@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { FastcgiError } from './errors.js';
 import { ClientConnection, type ConnOwner, type FastcgiEnd, type Job, type UpstreamAddress, type UpstreamValues } from './client-conn.js';
-import { encodeNameValuePairs, encodeNameValueRecord } from './protocol.js';
+import { encodeNameValuePairs, encodeNameValueRecord, type Role } from './protocol.js';
 import { newJob, type JobOwner } from './client-job.js';
 
 export type { FastcgiEnd } from './client-conn.js';
@@ -67,6 +67,8 @@ export interface FastcgiRequest {
   readonly signal?: AbortSignalLike;
   /** FCGI_STDERR content; default: one warn log line per chunk. */
   readonly onStderr?: (chunk: Buffer) => void;
+  /** FCGI_RESPONDER (default) or FCGI_AUTHORIZER (§6.3: send no body). */
+  readonly role?: Role;
 }
 
 export interface FastcgiResponse {

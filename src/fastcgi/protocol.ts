@@ -123,12 +123,12 @@ export function encodeBeginRequest(requestId: number, role: Role, keepConn: bool
  * KEEP_CONN, the PARAMS stream holding `params` (encoded pairs, split at 65535 bytes), its empty
  * terminator, and with `noBody` the empty FCGI_STDIN record too.
  */
-export function encodeRequestHead(requestId: number, params: Buffer, noBody: boolean): Buffer {
+export function encodeRequestHead(requestId: number, params: Buffer, noBody: boolean, role: Role = FCGI_RESPONDER): Buffer {
   const total = FCGI_HEADER_LEN + 8 + streamLength(params.length) + FCGI_HEADER_LEN + (noBody ? FCGI_HEADER_LEN : 0);
   const out = Buffer.allocUnsafe(total);
   writeHeader(out, 0, FCGI_BEGIN_REQUEST, requestId, 8, 0);
-  out[8] = FCGI_RESPONDER >>> 8;
-  out[9] = FCGI_RESPONDER & 0xff;
+  out[8] = role >>> 8;
+  out[9] = role & 0xff;
   out[10] = FCGI_KEEP_CONN;
   out.fill(0, 11, 16);
   let at = writeStream(out, 16, FCGI_PARAMS, requestId, params);

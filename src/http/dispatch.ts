@@ -54,6 +54,7 @@ class DispatchContext implements RequestContext {
   /** The per-request child logger, made only when a handler logs: most requests never do. */
   private reqLog: Logger | undefined = undefined;
   metaVariables: Readonly<Record<string, string>> | undefined = undefined;
+  authorizerVariables: Readonly<Record<string, string>> | undefined = undefined;
 
   constructor(
     private readonly dispatcher: Dispatcher,

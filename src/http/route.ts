@@ -31,6 +31,8 @@ export interface RequestContext {
    * redirect can pass them on with a REDIRECT_ prefix; undefined when no script ran.
    */
   metaVariables?: Readonly<Record<string, string>> | undefined;
+  /** The Variable-NAME values of a FastCGI Authorizer that allowed this dispatch (http/authorizer). */
+  authorizerVariables?: Readonly<Record<string, string>> | undefined;
   /** The route kind that took the request, for the access log. */
   kind: RouteKind;
   /** Re-dispatch as a GET to a local path (a CGI local redirect). Rejects past the depth limit. */
