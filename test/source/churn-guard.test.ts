@@ -20,6 +20,7 @@ const ALLOWED: Record<string, string> = {
   'src/fastcgi/client.ts:conns': 'one entry per upstream connection, which are kept and reused',
   'src/fastcgi/request-table.ts:overflow': 'only request ids past 1024, which no known web server uses',
   'src/fastcgi/server-request.ts:params': 'one Map per request, young and short-lived; HTTP_PROXY is removed once',
+  'src/responder/one-shot.ts:params': 'one Map per uwsgi/SCGI request, as server-request.ts:params; HTTP_PROXY is removed once',
   'src/cgi/script.ts:memo': 'script resolutions keyed by path, dropped when stale',
   'src/pool/arbiter.ts:workers': 'one entry per worker process, replaced only when a worker exits',
   'src/pool/module.ts:handlers': 'one entry per handler module file; deleted only when its import failed',
