@@ -225,7 +225,7 @@ fi
 
 if [ -z "$NGINX" ]; then
   skip "nginx scenarios" "nginx is not installed (apt-get install nginx-light)"
-elif any_wanted nginx-static-1k nginx-fcgiwrap-sh nginx-fpm nginx-fpm-keepconn nginx-ffpool-mjs nginx-ffpool-mjs-keepconn; then
+elif any_wanted nginx-static-1k nginx-fcgiwrap-sh nginx-fpm nginx-fpm-keepconn nginx-ffpool-mjs nginx-ffpool-mjs-keepconn nginx-ffuwsgi-mjs nginx-ffscgi-mjs; then
   fill "$PEERS/conf/nginx.conf" "$T/conf/nginx.conf" @PORT@ "$PORT_NGINX"
   "$NGINX" -t -q -p "$T" -c "$T/conf/nginx.conf" -e "$T/logs/nginx-error.log" 2>>"$T/logs/nginx-t.out" || die "nginx -t failed: $(cat "$T/logs/nginx-t.out")"
   start_server nginx "$NGINX" -p "$T" -c "$T/conf/nginx.conf" -e "$T/logs/nginx-error.log"
@@ -267,6 +267,15 @@ elif any_wanted nginx-static-1k nginx-fcgiwrap-sh nginx-fpm nginx-fpm-keepconn n
       scenario nginx-ffpool-mjs-keepconn "$NG/ffpoolka/hello.mjs" hello "as nginx-ffpool-mjs + fastcgi_keep_conn, upstream keepalive 32"
     fi
   fi
+
+  # The same pool speaking uwsgi and SCGI (uwsgi_pass, scgi_pass: a connection per request).
+  for proto in uwsgi scgi; do
+    wanted "nginx-ff$proto-mjs" || continue
+    start_server "forkfast-pool-$proto" "$NODE" "$CLI" pool --protocol "$proto" --listen "$T/run/forkfast-pool-$proto.sock" --cgi-bin "$T/cgi-bin" --workers "$WORKERS" --log-level warn
+    for i in $(seq 1 100); do [ -S "$T/run/forkfast-pool-$proto.sock" ] && break; sleep 0.1; done
+    chmod 666 "$T/run/forkfast-pool-$proto.sock" 2>/dev/null || true
+    wait_ready "$NG/ff$proto/hello.mjs" && scenario "nginx-ff$proto-mjs" "$NG/ff$proto/hello.mjs" hello "nginx + forkfast pool --protocol $proto --workers $WORKERS"
+  done
 fi
 
 if ! any_wanted apache-cgid-sh; then :
@@ -334,6 +343,10 @@ awk -F'\t' '
     row("nginx+forkfast pool hello.mjs / nginx+php-fpm hello.php", "nginx-ffpool-mjs", "nginx-fpm", 1)
     row("  pool as examples/nginx.conf (keep_conn) / fpm as its docs", "nginx-ffpool-mjs-keepconn", "nginx-fpm", 1)
     row("  the same, both with fastcgi_keep_conn (pool keepalive 32)", "nginx-ffpool-mjs-keepconn", "nginx-fpm-keepconn", 1)
+    row("nginx+forkfast pool over uwsgi / nginx+php-fpm hello.php", "nginx-ffuwsgi-mjs", "nginx-fpm", 1)
+    row("nginx+forkfast pool over SCGI / nginx+php-fpm hello.php", "nginx-ffscgi-mjs", "nginx-fpm", 1)
+    row("  pool over uwsgi / pool over FastCGI (both a conn per request)", "nginx-ffuwsgi-mjs", "nginx-ffpool-mjs", 0)
+    row("  pool over SCGI / pool over FastCGI (both a conn per request)", "nginx-ffscgi-mjs", "nginx-ffpool-mjs", 0)
     row("forkfast static 1 KiB / nginx static 1 KiB", "ff-static-1k", "nginx-static-1k", 0.5)
     row("forkfast static 1 KiB / node:http + send static 1 KiB", "ff-static-1k", "node-send-1k", 1)
     row("forkfast resident/fork for hello.mjs (fcgi / cgi)", "ff-fcgi-mjs", "ff-cgi-mjs", 20)
