@@ -11,13 +11,11 @@ const EXIT_USAGE = 2;
 
 function addOptions(cmd: Command, specs: readonly OptionSpec[]): Command {
   for (const spec of specs) {
-    const opt = new Option(spec.flags, spec.description);
-    if (spec.repeatable) opt.argParser((value: string, prev: string[] | undefined) => [...(prev ?? []), value]);
     // Defaults are applied by config.ts (so that env and file can sit between them and flags);
-    // commander only shows them.
-    if (spec.defaultValue !== undefined && !(Array.isArray(spec.defaultValue) && spec.defaultValue.length === 0)) {
-      opt.default(undefined, String(spec.defaultValue));
-    }
+    // the help text only shows them (commander shows a default only when it applies it).
+    const shown = spec.defaultText ?? (spec.defaultValue === undefined || (Array.isArray(spec.defaultValue) && spec.defaultValue.length === 0) ? undefined : String(spec.defaultValue));
+    const opt = new Option(spec.flags, shown === undefined ? spec.description : `${spec.description} (default: ${shown})`);
+    if (spec.repeatable) opt.argParser((value: string, prev: string[] | undefined) => [...(prev ?? []), value]);
     cmd.addOption(opt);
     if (spec.negatable) cmd.addOption(new Option(spec.flags.replace('--', '--no-'), `turn ${spec.flags} off`));
   }
@@ -53,6 +51,18 @@ async function main(argv: string[]): Promise<number> {
       const config = poolConfig({ flags, env: process.env });
       run = async () => (await import('./pool-command.js')).runPoolCommand(config, () => poolConfig({ flags, env: process.env }));
     });
+
+  const config = program.command('config').description('print the effective configuration of serve or pool and where each value came from; --check validates').exitOverride();
+  for (const name of ['serve', 'pool'] as const) {
+    addOptions(config.command(name).description(`the effective configuration of \`forkfast ${name}\` (the same options)`), name === 'serve' ? SERVE_OPTIONS : POOL_OPTIONS)
+      .option('--check', 'validate only: exit 0, or 2 with every problem listed')
+      .option('--json', 'print the configuration as JSON')
+      .exitOverride()
+      .action((flags: Record<string, unknown>) => {
+        const { check, json, ...rest } = flags;
+        run = async () => (await import('./config-command.js')).runConfigCommand(name, { flags: rest, env: process.env }, { check: check === true, json: json === true });
+      });
+  }
 
   program
     .command('bench')

@@ -1,85 +1,11 @@
 // Configuration: one table of options per command; values merge flags > FORKFAST_* > file > defaults.
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
 import { UsageError } from './errors.js';
 import * as p from './config-parse.js';
+import { ConfigProblems, OptionReader, mergeSources, type OptionSpec, type RawSources } from './config-sources.js';
 
 export type { ListenAddress } from './config-parse.js';
-
-export interface OptionSpec {
-  /** camelCase key: the config-file key and the commander attribute name. */
-  readonly key: string;
-  /** commander flag syntax, e.g. '-l, --listen <addr>'. */
-  readonly flags: string;
-  readonly description: string;
-  /** Shown in --help; the value used when nothing else sets the option. */
-  readonly defaultValue?: unknown;
-  /** Repeatable flag: values accumulate into an array. */
-  readonly repeatable?: boolean;
-  /** A boolean flag that also has its `--no-` form (false). */
-  readonly negatable?: boolean;
-}
-
-/** Where one option's value came from: useful in logs and for tests of the precedence rules. */
-export type ValueSource = 'flag' | 'env' | 'file' | 'default';
-
-export function envName(key: string): string {
-  return 'FORKFAST_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
-}
-
-export interface RawSources {
-  /** Values commander parsed from argv, only those the user gave. */
-  readonly flags: Record<string, unknown>;
-  readonly env: NodeJS.ProcessEnv;
-}
-
-/**
- * Merges the sources for the given options. The config file is named by --config or
- * FORKFAST_CONFIG; it is JSON with the options' camelCase (or kebab-case) keys.
- */
-export function mergeSources(specs: readonly OptionSpec[], raw: RawSources): { values: Record<string, unknown>; sources: Record<string, ValueSource> } {
-  const configPath = raw.flags['config'] ?? raw.env['FORKFAST_CONFIG'];
-  const file = configPath === undefined ? {} : readConfigFile(String(configPath), specs);
-  const values: Record<string, unknown> = {};
-  const sources: Record<string, ValueSource> = {};
-  for (const spec of specs) {
-    const fromEnv = raw.env[envName(spec.key)];
-    if (raw.flags[spec.key] !== undefined) {
-      values[spec.key] = raw.flags[spec.key];
-      sources[spec.key] = 'flag';
-    } else if (fromEnv !== undefined && fromEnv !== '') {
-      values[spec.key] = fromEnv;
-      sources[spec.key] = 'env';
-    } else if (file[spec.key] !== undefined) {
-      values[spec.key] = file[spec.key];
-      sources[spec.key] = 'file';
-    } else {
-      values[spec.key] = spec.defaultValue;
-      sources[spec.key] = 'default';
-    }
-  }
-  return { values, sources };
-}
-
-function readConfigFile(path: string, specs: readonly OptionSpec[]): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
-    throw new UsageError(`cannot read config file ${path}: ${why}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config file ${path} must hold a JSON object`);
-  const known = new Set(specs.map((s) => s.key));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(parsed)) {
-    const key = k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    if (!known.has(key)) throw new UsageError(`unknown option "${k}" in config file ${path}`);
-    out[key] = v;
-  }
-  return out;
-}
+export { envName, mergeSources, type OptionSpec, type RawSources, type ValueSource } from './config-sources.js';
 
 const CPUS = availableParallelism();
 
@@ -87,16 +13,17 @@ const common: OptionSpec[] = [
   { key: 'config', flags: '--config <file>', description: 'JSON config file (keys are option names)' },
   { key: 'logLevel', flags: '--log-level <level>', description: 'fatal, error, warn, info, debug, trace or silent', defaultValue: 'info' },
   { key: 'cgiBin', flags: '--cgi-bin <dir>', description: 'directory of CGI programs and handler modules', defaultValue: 'cgi-bin' },
-  { key: 'workers', flags: '--workers <n>', description: 'resident FastCGI worker processes', defaultValue: String(CPUS) },
+  { key: 'logFile', flags: '--log-file <path>', description: 'write the log (JSON lines) to this file instead of stdout; reopened on SIGUSR1', defaultText: 'stdout' },
+  { key: 'workers', flags: '--workers <n>', description: 'resident FastCGI worker processes', defaultValue: String(CPUS), defaultText: `number of CPUs, here ${CPUS}` },
   { key: 'maxRequests', flags: '--max-requests <n>', description: 'recycle a worker after this many requests (0: never)', defaultValue: '0' },
   { key: 'maxRequestsJitter', flags: '--max-requests-jitter <n>', description: 'random extra requests before recycling, so workers do not all restart at once', defaultValue: '0' },
   { key: 'fetchObjects', flags: '--fetch-objects <kind>', description: 'light (a Response without a stream until needed, as @hono/node-server) or standard, in resident workers', defaultValue: 'light' },
   { key: 'workerTimeout', flags: '--worker-timeout <s>', description: 'kill a worker whose event loop is blocked this long', defaultValue: '30' },
   { key: 'cgiTimeout', flags: '--cgi-timeout <s>', description: 'total time a forked script may run', defaultValue: '60' },
   { key: 'cgiIdleTimeout', flags: '--cgi-idle-timeout <s>', description: 'time a forked script may stay silent', defaultValue: '30' },
-  { key: 'maxChildren', flags: '--max-children <n>', description: 'forked scripts running at once (per process)', defaultValue: String(4 * CPUS) },
+  { key: 'maxChildren', flags: '--max-children <n>', description: 'forked scripts running at once (per process)', defaultValue: String(4 * CPUS), defaultText: `4 x CPUs, here ${4 * CPUS}` },
   { key: 'queueSize', flags: '--queue-size <n>', description: 'requests waiting for a child slot before 503', defaultValue: '256' },
-  { key: 'spawnBackend', flags: '--spawn-backend <kind>', description: 'auto, native (posix_spawn helper) or node (child_process)', defaultValue: 'auto' },
+  { key: 'spawnBackend', flags: '--spawn-backend <kind>', description: 'auto, native (clone/vfork helper) or node (child_process)', defaultValue: 'auto' },
   { key: 'passEnv', flags: '--pass-env <NAME[=VALUE]>', description: 'pass a variable to scripts (repeatable)', repeatable: true, defaultValue: [] },
   { key: 'passAuthorization', flags: '--pass-authorization', description: 'give scripts the Authorization header (HTTP_AUTHORIZATION)' },
   { key: 'shutdownTimeout', flags: '--shutdown-timeout <s>', description: 'graceful stop deadline', defaultValue: '10' },
@@ -108,6 +35,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'public', flags: '--public <dir>', description: 'directory of static files', defaultValue: 'public' },
   ...common,
   { key: 'reload', flags: '--reload', description: 'edits go live (on unless --no-reload): an edited handler module in cgi-bin rolls new pool workers', defaultValue: true, negatable: true },
+  { key: 'accessLog', flags: '--access-log <format>', description: 'access log: json (a line in the log), combined (Apache/NCSA, as GoAccess reads) or off', defaultValue: 'json' },
+  { key: 'accessLogFile', flags: '--access-log-file <path>', description: 'write the access log to this file (reopened on SIGUSR1)', defaultText: 'where the log goes' },
   { key: 'upstream', flags: '--upstream <addr>', description: 'external forkfast pool for /fcgi-bin/ (repeatable; default: an embedded pool)', repeatable: true, defaultValue: [] },
   { key: 'fastcgi', flags: '--fastcgi <prefix=addr>', description: 'mount any FastCGI server, e.g. /php/=unix:/run/php/php-fpm.sock (repeatable)', repeatable: true, defaultValue: [] },
   { key: 'authorizer', flags: '--authorizer <prefix=addr>', description: 'ask this FastCGI Authorizer before serving anything under prefix, e.g. /private/=127.0.0.1:9100 (repeatable)', repeatable: true, defaultValue: [] },
@@ -178,7 +107,12 @@ export interface ServeConfig {
   readonly pidFile: string | undefined;
   /** Edits go live (the embedded pool watches cgi-bin). */
   readonly reload: boolean;
+  readonly logFile: string | undefined;
+  readonly accessLog: AccessLogFormat;
+  readonly accessLogFile: string | undefined;
 }
+
+export type AccessLogFormat = 'off' | 'json' | 'combined';
 
 export interface PoolConfig {
   readonly listen: p.ListenAddress;
@@ -190,6 +124,7 @@ export interface PoolConfig {
   readonly reload: boolean;
   /** The protocol of --listen: nginx's fastcgi_pass, uwsgi_pass or scgi_pass. */
   readonly protocol: PoolProtocol;
+  readonly logFile: string | undefined;
 }
 
 export type PoolProtocol = 'fastcgi' | 'uwsgi' | 'scgi';
@@ -206,26 +141,26 @@ function parsePassEnv(list: string[], env: NodeJS.ProcessEnv): Record<string, st
   return out;
 }
 
-function scriptOptions(v: Record<string, unknown>, env: NodeJS.ProcessEnv): ScriptOptions {
+function scriptOptions(r: OptionReader, env: NodeJS.ProcessEnv): ScriptOptions {
   return {
-    cgiBin: p.parseDirectory(v['cgiBin'], 'cgi-bin'),
-    cgiTimeoutMs: p.parseSeconds(v['cgiTimeout'], 'cgi timeout'),
-    cgiIdleTimeoutMs: p.parseSeconds(v['cgiIdleTimeout'], 'cgi idle timeout'),
-    maxChildren: p.parseInteger(v['maxChildren'], 'max children', 1, 100_000),
-    queueSize: p.parseInteger(v['queueSize'], 'queue size', 0, 1_000_000),
-    spawnBackend: p.parseChoice(v['spawnBackend'], 'spawn backend', ['auto', 'native', 'node'] as const),
-    passEnv: parsePassEnv(p.asList(v['passEnv']), env),
-    passAuthorization: v['passAuthorization'] === undefined ? false : p.parseBoolean(v['passAuthorization'], 'pass-authorization'),
+    cgiBin: r.take('cgiBin', (v) => p.parseDirectory(v, 'cgi-bin')),
+    cgiTimeoutMs: r.take('cgiTimeout', (v) => p.parseSeconds(v, 'cgi timeout')),
+    cgiIdleTimeoutMs: r.take('cgiIdleTimeout', (v) => p.parseSeconds(v, 'cgi idle timeout')),
+    maxChildren: r.take('maxChildren', (v) => p.parseInteger(v, 'max children', 1, 100_000)),
+    queueSize: r.take('queueSize', (v) => p.parseInteger(v, 'queue size', 0, 1_000_000)),
+    spawnBackend: r.take('spawnBackend', (v) => p.parseChoice(v, 'spawn backend', ['auto', 'native', 'node'] as const)),
+    passEnv: r.take('passEnv', (v) => parsePassEnv(p.asList(v), env)),
+    passAuthorization: r.take('passAuthorization', (v) => (v === undefined ? false : p.parseBoolean(v, 'pass-authorization'))),
   };
 }
 
-function workerOptions(v: Record<string, unknown>): WorkerOptions {
+function workerOptions(r: OptionReader): WorkerOptions {
   return {
-    workers: p.parseInteger(v['workers'], 'worker count', 1, 1024),
-    maxRequests: p.parseInteger(v['maxRequests'], 'max requests', 0),
-    maxRequestsJitter: p.parseInteger(v['maxRequestsJitter'], 'max requests jitter', 0),
-    workerTimeoutMs: p.parseSeconds(v['workerTimeout'], 'worker timeout'),
-    fetchObjects: p.parseChoice(v['fetchObjects'], 'fetch objects', ['light', 'standard'] as const),
+    workers: r.take('workers', (v) => p.parseInteger(v, 'worker count', 1, 1024)),
+    maxRequests: r.take('maxRequests', (v) => p.parseInteger(v, 'max requests', 0)),
+    maxRequestsJitter: r.take('maxRequestsJitter', (v) => p.parseInteger(v, 'max requests jitter', 0)),
+    workerTimeoutMs: r.take('workerTimeout', (v) => p.parseSeconds(v, 'worker timeout')),
+    fetchObjects: r.take('fetchObjects', (v) => p.parseChoice(v, 'fetch objects', ['light', 'standard'] as const)),
   };
 }
 
@@ -233,52 +168,69 @@ function parseFastcgiMount(item: string, flag = '--fastcgi'): FastcgiMountOption
   const eq = item.indexOf('=');
   const prefix = eq < 0 ? '' : item.slice(0, eq);
   if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new UsageError(`invalid ${flag} "${item}" (expected /prefix/=host:port or /prefix/=unix:/path)`);
-  let upstream = item.slice(eq + 1);
-  // A unix socket path is made absolute here, so a relative one means the directory forkfast ran in.
-  if (upstream.startsWith('unix:')) upstream = 'unix:' + resolve(upstream.slice(5));
-  else if (upstream.includes('/')) upstream = 'unix:' + resolve(upstream);
-  if (upstream === '' || upstream === 'unix:') throw new UsageError(`invalid ${flag} "${item}": no upstream address`);
-  return { prefix, upstream };
+  const upstream = item.slice(eq + 1).trim();
+  if (upstream === '') throw new UsageError(`invalid ${flag} "${item}": no upstream address`);
+  return { prefix, upstream: p.parseUpstream(upstream, `${flag} upstream`) };
 }
 
+const optionalFile = (what: string) => (v: unknown): string | undefined => (v === undefined ? undefined : p.parseWritableFile(v, what));
+
+function finish<T>(r: OptionReader, command: string, config: T): T {
+  if (r.problems.length > 0) throw new ConfigProblems(r.problems, command);
+  return config;
+}
+
+/** Reads and validates `serve`'s options; throws ConfigProblems listing every problem found. */
 export function serveConfig(raw: RawSources): ServeConfig {
-  const { values: v } = mergeSources(SERVE_OPTIONS, raw);
-  const fastcgiMounts = p.asList(v['fastcgi']).map((item) => parseFastcgiMount(item));
-  const docroot = v['docroot'] === undefined ? undefined : p.parseDirectory(v['docroot'], 'docroot');
-  if (fastcgiMounts.length > 0 && docroot === undefined) throw new UsageError('--fastcgi needs --docroot (the directory SCRIPT_FILENAME is resolved in)');
-  return {
-    listen: p.parseListen(v['listen']),
-    publicDir: p.parseDirectory(v['public'], 'public'),
-    logLevel: p.parseLogLevel(v['logLevel']),
-    scripts: scriptOptions(v, raw.env),
-    pool: workerOptions(v),
-    upstreams: p.asList(v['upstream']),
+  const r = new OptionReader(mergeSources(SERVE_OPTIONS, raw), SERVE_OPTIONS);
+  const fastcgiMounts = r.take('fastcgi', (v) => p.asList(v).map((item) => parseFastcgiMount(item))) ?? [];
+  const docroot = r.take('docroot', (v) => (v === undefined ? undefined : p.parseDirectory(v, 'docroot')));
+  if (fastcgiMounts.length > 0 && docroot === undefined && r.raw('docroot') === undefined) {
+    r.check(() => {
+      throw new UsageError('--fastcgi needs --docroot (the directory SCRIPT_FILENAME is resolved in)');
+    });
+  }
+  return finish(r, 'serve', {
+    listen: r.take('listen', (v) => p.parseListen(v)),
+    publicDir: r.take('public', (v) => p.parseDirectory(v, 'public')),
+    logLevel: r.take('logLevel', (v) => p.parseLogLevel(v)),
+    scripts: scriptOptions(r, raw.env),
+    pool: workerOptions(r),
+    upstreams: r.take('upstream', (v) => p.asList(v).map((u) => p.parseUpstream(u, '--upstream'))),
     fastcgiMounts,
-    authorizers: p.asList(v['authorizer']).map((item) => parseFastcgiMount(item, '--authorizer')),
+    authorizers: r.take('authorizer', (v) => p.asList(v).map((item) => parseFastcgiMount(item, '--authorizer'))),
     docroot,
     limits: {
-      maxHeaderSize: p.parseSize(v['maxHeaderSize'], 'max header size'),
-      maxBodySize: p.parseSize(v['maxBodySize'], 'max body size'),
-      headersTimeoutMs: p.parseSeconds(v['headersTimeout'], 'headers timeout'),
-      requestTimeoutMs: p.parseSeconds(v['requestTimeout'], 'request timeout'),
-      keepAliveTimeoutMs: p.parseSeconds(v['keepAliveTimeout'], 'keep-alive timeout'),
-      shutdownTimeoutMs: p.parseSeconds(v['shutdownTimeout'], 'shutdown timeout'),
+      maxHeaderSize: r.take('maxHeaderSize', (v) => p.parseSize(v, 'max header size')),
+      maxBodySize: r.take('maxBodySize', (v) => p.parseSize(v, 'max body size')),
+      headersTimeoutMs: r.take('headersTimeout', (v) => p.parseSeconds(v, 'headers timeout')),
+      requestTimeoutMs: r.take('requestTimeout', (v) => p.parseSeconds(v, 'request timeout')),
+      keepAliveTimeoutMs: r.take('keepAliveTimeout', (v) => p.parseSeconds(v, 'keep-alive timeout')),
+      shutdownTimeoutMs: r.take('shutdownTimeout', (v) => p.parseSeconds(v, 'shutdown timeout')),
     },
-    pidFile: v['pid'] === undefined ? undefined : String(v['pid']),
-    reload: p.parseBoolean(v['reload'], 'reload'),
-  };
+    pidFile: r.take('pid', optionalFile('--pid')),
+    reload: r.take('reload', (v) => p.parseBoolean(v, 'reload')),
+    logFile: r.take('logFile', optionalFile('--log-file')),
+    accessLog: r.take('accessLog', (v) => p.parseChoice(v, 'access log format', ['json', 'combined', 'off'] as const)),
+    accessLogFile: r.take('accessLogFile', optionalFile('--access-log-file')),
+  });
 }
 
+/** Reads and validates `pool`'s options; throws ConfigProblems listing every problem found. */
 export function poolConfig(raw: RawSources): PoolConfig {
-  const { values: v } = mergeSources(POOL_OPTIONS, raw);
-  return {
-    listen: p.parseListen(v['listen']),
-    logLevel: p.parseLogLevel(v['logLevel']),
-    scripts: { ...scriptOptions(v, raw.env), ...(v['authorizerScript'] === undefined ? {} : { authorizerScript: String(v['authorizerScript']) }) },
-    pool: workerOptions(v),
-    shutdownTimeoutMs: p.parseSeconds(v['shutdownTimeout'], 'shutdown timeout'),
-    pidFile: v['pid'] === undefined ? undefined : String(v['pid']),
-    reload: p.parseBoolean(v['reload'], 'reload'),
-    protocol: p.parseChoice(v['protocol'], 'protocol', ['fastcgi', 'uwsgi', 'scgi'] as const),
-  };
+  const r = new OptionReader(mergeSources(POOL_OPTIONS, raw), POOL_OPTIONS);
+  return finish(r, 'pool', {
+    listen: r.take('listen', (v) => p.parseListen(v)),
+    logLevel: r.take('logLevel', (v) => p.parseLogLevel(v)),
+    scripts: { ...scriptOptions(r, raw.env), ...(r.raw('authorizerScript') === undefined ? {} : { authorizerScript: String(r.raw('authorizerScript')) }) },
+    pool: workerOptions(r),
+    shutdownTimeoutMs: r.take('shutdownTimeout', (v) => p.parseSeconds(v, 'shutdown timeout')),
+    pidFile: r.take('pid', optionalFile('--pid')),
+    logFile: r.take('logFile', optionalFile('--log-file')),
+    reload: r.take('reload', (v) => p.parseBoolean(v, 'reload')),
+    protocol: r.take('protocol', (v) => p.parseChoice(v, 'protocol', ['fastcgi', 'uwsgi', 'scgi'] as const)),
+  });
 }
+
+/** The option table of a command, for `forkfast config`. */
+export const COMMAND_OPTIONS = { serve: SERVE_OPTIONS, pool: POOL_OPTIONS } as const;

@@ -28,6 +28,11 @@ export function createLogger(opts: LogOptions): Logger {
   return pino({ level: opts.level, base }, pino.destination({ dest: 1, sync: false }));
 }
 
+/** A log file written synchronously (a pool worker's: its last lines must survive a SIGKILL). */
+export function openLogFileSync(path: string): NodeJS.WritableStream & { reopen(): void } {
+  return pino.destination({ dest: path, sync: true, append: true }) as unknown as NodeJS.WritableStream & { reopen(): void };
+}
+
 /** A logger that drops everything: for library use and unit tests. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });

@@ -43,7 +43,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
   );
   sources['cgi'] = () => ({ backend: spawner.backend, ...spawner.stats() });
   // /fcgi-bin/: external pools when --upstream is given, else an embedded pool on a private socket.
-  const pool = config.upstreams.length > 0 ? undefined : await startEmbeddedPool({ logLevel: config.logLevel, scripts: s, pool: config.pool, shutdownTimeoutMs: config.limits.shutdownTimeoutMs }, log, poolExtras);
+  const pool = config.upstreams.length > 0 ? undefined : await startEmbeddedPool({ logLevel: config.logLevel, logFile: config.logFile, scripts: s, pool: config.pool, shutdownTimeoutMs: config.limits.shutdownTimeoutMs }, log, poolExtras);
   if (pool) sources['pool'] = () => flatten(pool.stats());
   const upstreams = pool ? [`unix:${pool.address}`] : [...config.upstreams];
   const serverSoftware = `forkfast/${version}`;

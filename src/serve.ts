@@ -10,12 +10,13 @@ import { VERSION as version } from './version.js';
 import type { ServeConfig } from './config.js';
 import { changedKeys } from './config-diff.js';
 import { formatListen } from './config-parse.js';
-import { createLogger, type Logger } from './log.js';
+import type { Logger } from './log.js';
+import { openLogs, type LogOutputs } from './log-output.js';
 import { createFront } from './http/server.js';
 import { buildMounts, type BuiltMounts } from './mounts.js';
 import { WakeQueue, type PoolEvent } from './pool/signals.js';
 import { FAST_STOP_MS } from './pool/arbiter.js';
-import { removePidFile, writePidFile } from './pool/master.js';
+import { removePidFile, reopenWorkerLogs, writePidFile } from './pool/master.js';
 import { stateFileOf } from './pool/reload-state.js';
 import { ReloadTracker } from './pool/reload-tracker.js';
 
@@ -25,20 +26,25 @@ type Front = ReturnType<typeof createFront>;
 const SAME_SIGNAL_MS = 300;
 
 export async function runServe(config: ServeConfig, reread?: () => ServeConfig): Promise<number> {
-  const log = createLogger({ level: config.logLevel });
+  const logs = openLogs({ level: config.logLevel, logFile: config.logFile, accessLog: config.accessLog, accessLogFile: config.accessLogFile });
+  const log = logs.log;
+  // SIGUSR1: flush and reopen the log files (logrotate's postrotate), the embedded pool's too.
+  logs.onSigusr1(reopenWorkerLogs);
+  // Every way out writes what the buffers hold (a fatal error, process.exit() on a second signal).
+  process.once('exit', () => logs.flushSync());
   if (config.pidFile !== undefined) {
     const problem = await writePidFile(config.pidFile);
     if (problem !== null) return fail(log, problem, { pidFile: config.pidFile });
   }
   try {
-    return await serve(config, log, reread);
+    return await serve(config, log, logs.access, reread);
   } finally {
     if (config.pidFile !== undefined) await removePidFile(config.pidFile);
     log.flush?.();
   }
 }
 
-async function serve(config: ServeConfig, log: Logger, reread?: () => ServeConfig): Promise<number> {
+async function serve(config: ServeConfig, log: Logger, access: LogOutputs['access'], reread?: () => ServeConfig): Promise<number> {
   const stateFile = config.pidFile === undefined ? undefined : stateFileOf(config.pidFile);
   let built: BuiltMounts;
   try {
@@ -47,7 +53,7 @@ async function serve(config: ServeConfig, log: Logger, reread?: () => ServeConfi
     // The embedded pool could not boot: it has already removed its socket directory.
     return fail(log, (err as Error).message, {});
   }
-  const front = createFront({ mounts: built.mounts, log, limits: config.limits });
+  const front = createFront({ mounts: built.mounts, log, limits: config.limits, access });
   built.addSource('http', () => ({ inFlight: front.inFlight(), uptimeSeconds: Math.round(process.uptime()) }));
 
   try {

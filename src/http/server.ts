@@ -8,11 +8,14 @@ import { Dispatcher } from './dispatch.js';
 import { clearStaleSocket } from '../unix-socket.js';
 import { sendError } from '../errors.js';
 import type { Mount, RouteKind } from './route.js';
+import type { AccessLog } from './access-log.js';
 
 export interface FrontOptions {
   readonly mounts: readonly Mount[];
   readonly log: Logger;
   readonly limits: Limits;
+  /** The access log; none: no line, and none of its inputs measured. */
+  readonly access?: AccessLog | undefined;
 }
 
 export interface Front {
@@ -29,7 +32,7 @@ const STATUS_FOR_PARSE_ERROR: Record<string, number> = {
 };
 
 export function createFront(opts: FrontOptions): Front {
-  const { log, limits } = opts;
+  const { log, limits, access } = opts;
   const dispatcher = new Dispatcher(opts.mounts);
   const prefix = process.pid.toString(36) + '-';
   let seq = 0;
@@ -37,8 +40,8 @@ export function createFront(opts: FrontOptions): Front {
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const id = prefix + (++seq).toString(36);
-    // The access line's inputs cost more than a small response when the level drops the line.
-    const logging = log.isLevelEnabled('info');
+    // The access line's inputs cost more than a small response when no line is written.
+    const logging = access !== undefined;
     const started = logging ? process.hrtime.bigint() : 0n;
     const socket = req.socket;
     const bytesBefore = logging ? socket.bytesWritten : 0;
@@ -49,20 +52,7 @@ export function createFront(opts: FrontOptions): Front {
     const done = (): void => {
       inFlight--;
       if (!logging) return;
-      log.info(
-        {
-          reqId: id,
-          method: req.method,
-          path: req.url,
-          status: res.statusCode,
-          bytes: socket.bytesWritten - bytesBefore,
-          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-          route: route.kind,
-          remote: socket.remoteAddress,
-          completed: res.writableFinished,
-        },
-        'request',
-      );
+      access.record(req, res, id, socket.bytesWritten - bytesBefore, Number(process.hrtime.bigint() - started) / 1e6, route.kind);
     };
     res.once('close', done);
     // A declared body over the limit is refused before any route sees it; chunked bodies are

@@ -352,6 +352,7 @@ export class Arbiter {
       scripts: this.opts.scripts,
       logLevel: this.opts.logLevel,
       pretty: this.opts.pretty,
+      logFile: this.opts.logFile,
       // Jitter spreads the recycling so that workers started together do not all restart at once.
       maxRequests: maxRequests > 0 ? maxRequests + randomInt(0, maxRequestsJitter + 1) : 0,
       heartbeatMs: workerTimeoutMs > 0 ? Math.max(50, Math.min(1000, Math.floor(workerTimeoutMs / 4))) : 1000,

@@ -1,5 +1,6 @@
 // `forkfast pool` and the embedded pool of `forkfast serve`: the process around the arbiter
 // (pid file, listening address checks, signal handlers, private socket directory).
+import cluster from 'node:cluster';
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { Arbiter, type RereadOptions } from './arbiter.js';
 import { clearStaleSocket } from '../unix-socket.js';
 import type { PoolSignal } from './signals.js';
 import { removeReloadState, stateFileOf } from './reload-state.js';
-import type { EmbeddedPoolOptions, PoolOptions } from './types.js';
+import { REOPEN_LOG_MESSAGE, type EmbeddedPoolOptions, type PoolOptions } from './types.js';
 
 /** The compiled worker entry, next to this file (dist/src/pool/worker-main.js). */
 const WORKER_ENTRY = fileURLToPath(new URL('./worker-main.js', import.meta.url));
@@ -109,6 +110,13 @@ export async function startEmbeddedPool(options: EmbeddedPoolOptions, log: Logge
 
 function prettyLogs(): boolean {
   return process.stdout.isTTY === true;
+}
+
+/** SIGUSR1 on the master: every worker reopens its --log-file (they append to it themselves). */
+export function reopenWorkerLogs(): void {
+  for (const worker of Object.values(cluster.workers ?? {})) {
+    if (worker?.isConnected()) worker.send(REOPEN_LOG_MESSAGE, () => {});
+  }
 }
 
 /** Refuses to start over a live master (gunicorn: "Already running on PID"); else (re)writes. */

@@ -5,11 +5,13 @@ import type { LogLevel } from '../log.js';
 import type { ImportFailure } from './reload-state.js';
 
 /** What `forkfast pool` needs: the lead's PoolConfig satisfies it as is. */
-export type PoolOptions = Pick<PoolConfig, 'listen' | 'logLevel' | 'scripts' | 'pool' | 'shutdownTimeoutMs' | 'pidFile'> & Partial<Pick<PoolConfig, 'protocol'>>;
+export type PoolOptions = Pick<PoolConfig, 'listen' | 'logLevel' | 'scripts' | 'pool' | 'shutdownTimeoutMs' | 'pidFile'> & Partial<Pick<PoolConfig, 'protocol'>> & { readonly logFile?: string | undefined };
 
 /** What `forkfast serve` needs for its embedded pool (the listen address is a private socket). */
 export interface EmbeddedPoolOptions {
   readonly logLevel: LogLevel;
+  /** --log-file: workers append their lines to it (and reopen it when the master says so). */
+  readonly logFile?: string | undefined;
   readonly scripts: ScriptOptions;
   readonly pool: WorkerOptions;
   readonly shutdownTimeoutMs: number;
@@ -39,6 +41,8 @@ export interface WorkerConfig {
   readonly scripts: ScriptOptions;
   readonly logLevel: LogLevel;
   readonly pretty: boolean;
+  /** --log-file, else undefined: stdout. */
+  readonly logFile?: string | undefined;
   /** Requests after which this worker asks to be replaced (jitter already added); 0: never. */
   readonly maxRequests: number;
   /** How often the worker proves its event loop turns (ms). */
@@ -54,6 +58,13 @@ export interface WorkerConfig {
   readonly preload: readonly string[];
   /** What the listening socket speaks (absent: FastCGI). */
   readonly protocol?: PoolProtocol;
+}
+
+/** Master -> worker, apart from the lifecycle: reopen the log file (SIGUSR1 on the master). */
+export const REOPEN_LOG_MESSAGE = { type: 'ff:reopen-log' } as const;
+
+export function isReopenLogMessage(m: unknown): boolean {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === REOPEN_LOG_MESSAGE.type;
 }
 
 /** The environment variable that carries WorkerConfig to a forked worker. */

@@ -1,7 +1,7 @@
 // Entry point of a pool worker process, forked by the master (node:cluster): read config, serve.
-import { createLogger } from '../log.js';
+import { createLogger, openLogFileSync } from '../log.js';
 import { runWorker } from './worker.js';
-import { WORKER_CONFIG_ENV, type WorkerConfig } from './types.js';
+import { WORKER_CONFIG_ENV, isReopenLogMessage, type WorkerConfig } from './types.js';
 
 const raw = process.env[WORKER_CONFIG_ENV];
 if (raw === undefined || process.send === undefined) {
@@ -11,5 +11,11 @@ if (raw === undefined || process.send === undefined) {
 const config = JSON.parse(raw) as WorkerConfig;
 // Workers write JSON lines synchronously to the shared stdout: a worker may be SIGKILLed, and
 // its last lines (why it blocked, what it was doing) are the ones an operator needs.
-const base = createLogger(config.pretty ? { level: config.logLevel, pretty: true } : { level: config.logLevel, pretty: false, destination: process.stdout });
+// With --log-file they append to it (O_APPEND: whole lines, never interleaved with the master's)
+// and reopen it when the master got SIGUSR1.
+const file = config.logFile === undefined ? undefined : openLogFileSync(config.logFile);
+if (file) process.on('message', (m: unknown) => isReopenLogMessage(m) && file.reopen());
+const base = file
+  ? createLogger({ level: config.logLevel, pretty: false, destination: file })
+  : createLogger(config.pretty ? { level: config.logLevel, pretty: true } : { level: config.logLevel, pretty: false, destination: process.stdout });
 runWorker(config, base.child({ component: 'worker', worker: config.id, generation: config.generation }));
