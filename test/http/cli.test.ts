@@ -55,7 +55,7 @@ test('a bad config file exits 2', async () => {
   writeFileSync(join(dir, 'unknown.json'), '{"nope": 1}');
   const bad = await runCli(['serve', '--config', join(dir, 'bad.json')]);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /cannot read config file/);
+  assert.match(bad.stderr, /config file .*bad\.json: invalid JSON at line 1, column \d+/);
   const unknown = await runCli(['serve', '--config', join(dir, 'unknown.json')]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown option "nope"/);
