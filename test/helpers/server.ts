@@ -1,5 +1,6 @@
 // Starts the real forkfast CLI as a child process on an ephemeral port, for integration tests.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -26,6 +27,8 @@ export interface StartOptions {
   readonly cwd?: string;
   readonly command?: string;
   readonly timeoutMs?: number;
+  /** The server logs to this file (--log-file): its lines are read from there instead of stdout. */
+  readonly readyFile?: string | undefined;
 }
 
 const live = new Set<ChildProcess>();
@@ -46,7 +49,7 @@ export async function startServer(args: string[] = [], opts: StartOptions = {}):
   const waiters = new Set<() => void>();
   let err = '';
   let partial = '';
-  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  const take = (chunk: string): void => {
     partial += chunk;
     let nl: number;
     while ((nl = partial.indexOf('\n')) >= 0) {
@@ -59,7 +62,26 @@ export async function startServer(args: string[] = [], opts: StartOptions = {}):
       }
     }
     for (const w of waiters) w();
-  });
+  };
+  if (opts.readyFile === undefined) proc.stdout!.setEncoding('utf8').on('data', take);
+  else {
+    proc.stdout!.resume();
+    const file = opts.readyFile;
+    let offset = 0;
+    const poll = setInterval(() => {
+      let text = '';
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        return;
+      }
+      // A rotated (renamed) file starts again at 0.
+      if (text.length < offset) offset = 0;
+      take(text.slice(offset));
+      offset = text.length;
+    }, 50);
+    proc.once('exit', () => clearInterval(poll));
+  }
   proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     err += chunk;
   });

@@ -44,7 +44,7 @@ const SERVE_CASES: Array<[string[], RegExp]> = [
 
 test('serve: every bad option value exits 2 with one line naming it', T, async () => {
   // Four at a time: each case is a Node start-up.
-  const results = [];
+  const results: Array<Awaited<ReturnType<typeof runCli>>> = [];
   for (let i = 0; i < SERVE_CASES.length; i += 4) results.push(...(await Promise.all(SERVE_CASES.slice(i, i + 4).map(([args]) => runCli(['serve', ...args])))));
   for (const [i, [args, expected]] of SERVE_CASES.entries()) {
     const r = results[i]!;
