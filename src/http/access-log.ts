@@ -33,8 +33,10 @@ export function createAccessLog(format: AccessFormat, write: ((line: string) => 
     return {
       record(req, res, id, bytes, durationMs, route) {
         const remote = req.socket.remoteAddress;
+        const url = req.url ?? '';
         out(
-          `${head}${Date.now()}${pid}${id}","method":${JSON.stringify(req.method)},"path":${JSON.stringify(req.url)},"status":${res.statusCode},"bytes":${bytes},"durationMs":${durationMs},"route":"${route}"` +
+          // The method is a token (node's parser checks it); the target may need escaping.
+          `${head}${Date.now()}${pid}${id}","method":"${req.method ?? ''}","path":${JSON_ESCAPE.test(url) ? JSON.stringify(url) : `"${url}"`},"status":${res.statusCode},"bytes":${bytes},"durationMs":${durationMs},"route":"${route}"` +
             `${remote === undefined ? '' : `,"remote":"${remote}"`},"completed":${res.writableFinished},"msg":"request"}\n`,
         );
       },
@@ -54,6 +56,10 @@ export function createAccessLog(format: AccessFormat, write: ((line: string) => 
     },
   };
 }
+
+/** What JSON.stringify would change in a string: quote, backslash, controls, lone surrogates. */
+// eslint-disable-next-line no-control-regex
+const JSON_ESCAPE = /["\\\x00-\x1f\ud800-\udfff]/;
 
 /** As nginx's access log escapes: `"`, `\` and bytes outside printable ASCII become \xHH. */
 function escape(s: string): string {

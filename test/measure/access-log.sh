@@ -5,7 +5,7 @@
 # `bash test/measure/access-log.sh` after `npm run build`. BEFORE=<dir with dist/src/cli.js>
 # adds the rows of another build (e.g. a checkout of the previous commit) with its default
 # access log and with --log-level warn (the old way to turn it off).
-# Knobs: DUR=3 WARM=1 RUNS=5 CONNS=32 THREADS=2 WORKERS=2 PORT_BASE=18380.
+# Knobs: AA=1 (see below) DUR=3 WARM=1 RUNS=5 CONNS=32 THREADS=2 WORKERS=2 PORT_BASE=18380.
 # Prints req/s and server CPU per request (utime + stime of the front and its pool workers, from
 # /proc, divided by the requests wrk completed) per round, and the medians of the per-round
 # ratios. On a shared machine CPU per request moves less than req/s: compare both.
@@ -32,6 +32,8 @@ start() { # id cli-path extra-args...
 start on-json "$ROOT/dist/src/cli.js" --access-log json
 start on-combined "$ROOT/dist/src/cli.js" --access-log combined --access-log-file "$TMP/access.log"
 start off "$ROOT/dist/src/cli.js" --access-log off
+# AA=1: a second identical "off" server, to see how far two identical instances differ here.
+[ -n "${AA:-}" ] && start off-2 "$ROOT/dist/src/cli.js" --access-log off
 if [ -n "$BEFORE" ]; then
   start before-on "$BEFORE/dist/src/cli.js"
   start before-warn "$BEFORE/dist/src/cli.js" --log-level warn
@@ -85,6 +87,7 @@ for what in RES CPU; do
     row="| \`$path\` |"
     for id in "${IDS[@]}"; do row+=" $(median $what "$path" "$id") |"; done
     row+=" $(ratio $what "$path" on-json off) | $(ratio $what "$path" on-combined off) |"
+    [ -n "${AA:-}" ] && row+=" off-2/off $(ratio $what "$path" off-2 off) |"
     [ -n "$BEFORE" ] && row+=" $(ratio $what "$path" before-on before-warn) |"
     echo "$row"
   done
