@@ -23,7 +23,7 @@ const common: OptionSpec[] = [
   { key: 'cgiIdleTimeout', flags: '--cgi-idle-timeout <s>', description: 'time a forked script may stay silent', defaultValue: '30' },
   { key: 'maxChildren', flags: '--max-children <n>', description: 'forked scripts running at once (per process)', defaultValue: String(4 * CPUS), defaultText: `4 x CPUs, here ${4 * CPUS}` },
   { key: 'queueSize', flags: '--queue-size <n>', description: 'requests waiting for a child slot before 503', defaultValue: '256' },
-  { key: 'spawnBackend', flags: '--spawn-backend <kind>', description: 'auto, native (clone/vfork helper) or node (child_process)', defaultValue: 'auto' },
+  { key: 'spawnBackend', flags: '--spawn-backend <kind>', description: 'auto, native (clone helper addon) or node (child_process)', defaultValue: 'auto' },
   { key: 'passEnv', flags: '--pass-env <NAME[=VALUE]>', description: 'pass a variable to scripts (repeatable)', repeatable: true, defaultValue: [] },
   { key: 'passAuthorization', flags: '--pass-authorization', description: 'give scripts the Authorization header (HTTP_AUTHORIZATION)' },
   { key: 'shutdownTimeout', flags: '--shutdown-timeout <s>', description: 'graceful stop deadline', defaultValue: '10' },
@@ -41,6 +41,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'fastcgi', flags: '--fastcgi <prefix=addr>', description: 'mount any FastCGI server, e.g. /php/=unix:/run/php/php-fpm.sock (repeatable)', repeatable: true, defaultValue: [] },
   { key: 'authorizer', flags: '--authorizer <prefix=addr>', description: 'ask this FastCGI Authorizer before serving anything under prefix, e.g. /private/=127.0.0.1:9100 (repeatable)', repeatable: true, defaultValue: [] },
   { key: 'docroot', flags: '--docroot <dir>', description: 'document root for --fastcgi mounts (SCRIPT_FILENAME)' },
+  { key: 'fastcgiReadTimeout', flags: '--fastcgi-read-timeout <s>', description: 'a FastCGI request fails with 504 when its upstream sends nothing for this long (0: never)', defaultValue: '60' },
   { key: 'maxHeaderSize', flags: '--max-header-size <bytes>', description: 'request head size limit (431 past it)', defaultValue: '16k' },
   { key: 'maxBodySize', flags: '--max-body-size <bytes>', description: 'request body limit (413 past it)', defaultValue: '100m' },
   { key: 'headersTimeout', flags: '--headers-timeout <s>', description: 'time to receive the request head (slowloris)', defaultValue: '20' },
@@ -103,6 +104,8 @@ export interface ServeConfig {
   /** --authorizer: FastCGI Authorizers (§6.3) guarding path prefixes. */
   readonly authorizers: readonly FastcgiMountOption[];
   readonly docroot: string | undefined;
+  /** --fastcgi-read-timeout: /fcgi-bin/ and --fastcgi mounts; 0 disables. */
+  readonly fastcgiReadTimeoutMs: number;
   readonly limits: Limits;
   readonly pidFile: string | undefined;
   /** Edits go live (the embedded pool watches cgi-bin). */
@@ -200,6 +203,7 @@ export function serveConfig(raw: RawSources): ServeConfig {
     fastcgiMounts,
     authorizers: r.take('authorizer', (v) => p.asList(v).map((item) => parseFastcgiMount(item, '--authorizer'))),
     docroot,
+    fastcgiReadTimeoutMs: r.take('fastcgiReadTimeout', (v) => p.parseSeconds(v, 'FastCGI read timeout')),
     limits: {
       maxHeaderSize: r.take('maxHeaderSize', (v) => p.parseSize(v, 'max header size')),
       maxBodySize: r.take('maxBodySize', (v) => p.parseSize(v, 'max body size')),

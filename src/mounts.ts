@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { createFastcgiMount } from './fastcgi/mount.js';
 import { startEmbeddedPool, type EmbeddedPool, type EmbeddedPoolExtras } from './pool/master.js';
 import { withAuthorizers } from './http/authorizer.js';
+import { createFastcgiClient } from './fastcgi/client.js';
 
 /** Status pages show flat name/value pairs; nested stats become dotted names. */
 function flatten(obj: object, prefix = ''): Record<string, number | string> {
@@ -43,12 +44,21 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
   );
   sources['cgi'] = () => ({ backend: spawner.backend, ...spawner.stats() });
   // /fcgi-bin/: external pools when --upstream is given, else an embedded pool on a private socket.
-  const pool = config.upstreams.length > 0 ? undefined : await startEmbeddedPool({ logLevel: config.logLevel, logFile: config.logFile, scripts: s, pool: config.pool, shutdownTimeoutMs: config.limits.shutdownTimeoutMs }, log, poolExtras);
+  // The embedded pool tells the client when a worker listens, so requests that found no worker
+  // listening (all of them restarting) go as soon as one is back.
+  let workerReady = (): void => {};
+  const pool = config.upstreams.length > 0
+    ? undefined
+    : await startEmbeddedPool({ logLevel: config.logLevel, logFile: config.logFile, scripts: s, pool: config.pool, shutdownTimeoutMs: config.limits.shutdownTimeoutMs, onWorkerReady: () => workerReady() }, log, poolExtras);
   if (pool) sources['pool'] = () => flatten(pool.stats());
   const upstreams = pool ? [`unix:${pool.address}`] : [...config.upstreams];
   const serverSoftware = `forkfast/${version}`;
   const limits = { maxBodySize: config.limits.maxBodySize, maxHeaderBytes: 64 * 1024 };
   const fcgiLog = log.child({ component: 'fastcgi' });
+  const readTimeout = { idleTimeoutMs: config.fastcgiReadTimeoutMs };
+  // About two connections per worker, so the kernel spreads them over every worker.
+  const fcgiClient = createFastcgiClient({ upstreams, spreadConns: Math.max(2, 2 * config.pool.workers), workers: pool ? config.pool.workers : undefined, ...readTimeout, log: fcgiLog });
+  workerReady = () => fcgiClient.upstreamReady();
   const unguarded: Mount[] = [
     createFastcgiMount({
       prefix: '/fcgi-bin/',
@@ -58,8 +68,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
       // The embedded pool's workers log their programs' stderr where they read it, in our log.
       stderrLoggedUpstream: pool !== undefined,
       sendRequestId: true,
-      // About two connections per worker, so the kernel spreads them over every worker.
-      client: { upstreams, spreadConns: Math.max(2, 2 * config.pool.workers) },
+      client: fcgiClient,
       log: fcgiLog,
       limits,
       passAuthorization: s.passAuthorization,
@@ -69,7 +78,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
       createFastcgiMount({
         prefix: m.prefix,
         scripts: { kind: 'docroot', dir: config.docroot! },
-        client: { upstreams: [m.upstream] },
+        client: { upstreams: [m.upstream], ...readTimeout },
         log: fcgiLog,
         limits,
         passAuthorization: s.passAuthorization,
@@ -93,6 +102,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
   const mounts = guarded.mounts;
   // Shared resources outlive the mounts that use them: released after the front has closed.
   const closeAll = async (): Promise<void> => {
+    await fcgiClient.close();
     await Promise.allSettled([spawner.close(), pool?.stop(), guarded.close()]);
   };
   return {

@@ -1,20 +1,18 @@
-// A FastCGI client request between request() and END_REQUEST: its promises and its abort wiring.
+// One FastCGI client request from request() to END_REQUEST: its promises, its abort, its state.
 //
 // Per-request allocations are kept to what the caller uses: the response's `ended` promise and
 // its `stdout` stream are built on first access (docs/performance.md), and the caller's
-// AbortSignal may be any AbortSignalLike.
+// AbortSignal may be any AbortSignalLike. The job changes its own state only (respond, finish,
+// bind); the client alone decides retries, through the two fields marked for it.
 import type { Readable } from 'node:stream';
-import type { Exchange, FastcgiEnd, Job } from './client-conn.js';
+import type { Logger } from '../log.js';
 import type { StdoutHolder } from './client-stdout.js';
-import type { AbortSignalLike, FastcgiRequest, FastcgiResponse } from './client.js';
+import type { AbortSignalLike, FastcgiEnd, FastcgiRequest, FastcgiResponse } from './client-types.js';
 import { FastcgiError } from './errors.js';
-import type { Role } from './protocol.js';
 
-/** What a job tells the client it belongs to. */
-export interface JobOwner {
-  logStderr(job: Job, chunk: Buffer): void;
-  /** The job settled; `wasQueued`: it never reached a connection. */
-  jobSettled(job: Job, wasQueued: boolean): void;
+/** The request on the wire, as the job sees it: something it can cancel (§5.4 ABORT_REQUEST). */
+export interface SentRequest {
+  cancel(err: FastcgiError): void;
 }
 
 function noop(): void {}
@@ -72,69 +70,75 @@ class Response implements FastcgiResponse {
   }
 }
 
-/** A request's state between request() and END_REQUEST: the promises and the abort wiring. */
-export function newJob(
-  client: JobOwner,
-  req: FastcgiRequest,
-  params: Buffer,
-  resolve: (r: FastcgiResponse) => void,
-  reject: (e: FastcgiError) => void,
-): Job {
-  return new ClientJob(client, req, params, resolve, reject);
-}
-
 /** A class, not an object of closures: nothing per request but the instance (docs/performance.md). */
-class ClientJob implements Job {
+export class ClientJob {
   readonly body: Readable | null;
-  readonly signal: AbortSignalLike | undefined;
-  readonly role: Role | undefined;
+  readonly authorizer: boolean;
+  /** STDOUT arrived (or END_REQUEST): request() resolved; a failure now rejects `ended`. */
   responded = false;
   settled = false;
+  /** Written by the client only: the one retry a request gets was used. */
   retried = false;
+  /** Written by the client only: the retry wants a connection that never served a request. */
   needFresh = false;
-  exchange: Exchange | null = null;
+  /** Written by the client only: when the job first waited for a refused upstream (0: never). */
+  waitingSince = 0;
+  private sent: SentRequest | null = null;
+  private upstream = '';
   private readonly outcome = new Outcome();
   private readonly stderr: ((chunk: Buffer) => void) | undefined;
+  private readonly signal: AbortSignalLike | undefined;
   private readonly onAbort: (() => void) | null;
 
   constructor(
-    private readonly client: JobOwner,
     req: FastcgiRequest,
     readonly params: Buffer,
+    private readonly log: Logger,
     private readonly resolve: (r: FastcgiResponse) => void,
     private readonly reject: (e: FastcgiError) => void,
   ) {
     this.body = req.body;
+    this.authorizer = req.role === 'authorizer';
     this.signal = req.signal;
-    this.role = req.role;
     this.stderr = req.onStderr;
     this.onAbort = this.signal === undefined ? null : () => this.abort();
     if (this.onAbort !== null) this.signal!.addEventListener('abort', this.onAbort, { once: true });
   }
 
+  /** On a connection now (or back in the queue with null). */
+  bind(sent: SentRequest | null, upstream: string): void {
+    this.sent = sent;
+    this.upstream = upstream;
+  }
+
+  get onWire(): boolean {
+    return this.sent !== null;
+  }
+
   onStderr(chunk: Buffer): void {
     if (this.stderr !== undefined) this.stderr(chunk);
-    else this.client.logStderr(this, chunk);
+    else this.log.warn({ upstream: this.upstream, line: chunk.toString('utf8', 0, Math.min(chunk.length, 4096)) }, 'FastCGI upstream stderr');
   }
 
   private abort(): void {
     const err = new FastcgiError('FCGI_ABORTED', 'FastCGI request aborted by the caller');
-    if (this.exchange !== null) this.exchange.conn.abortExchange(this.exchange, err);
+    // Sent: ABORT_REQUEST, and the connection finishes us. Queued: the client drops settled jobs.
+    if (this.sent !== null) this.sent.cancel(err);
     else this.finish(err, null);
   }
 
   respond(stdout: StdoutHolder): void {
     if (this.responded || this.settled) return;
     this.responded = true;
-    this.resolve(new Response(stdout, this.outcome, this.exchange?.conn.upstream ?? ''));
+    this.resolve(new Response(stdout, this.outcome, this.upstream));
   }
 
   finish(err: FastcgiError | null, end: FastcgiEnd | null): void {
     if (this.settled) return;
     this.settled = true;
+    this.sent = null;
     if (this.onAbort !== null) this.signal!.removeEventListener('abort', this.onAbort);
     if (err !== null && !this.responded) this.reject(err);
     this.outcome.settle(err, end);
-    this.client.jobSettled(this, this.exchange === null);
   }
 }

@@ -9,17 +9,25 @@
 // request() resolves at the first STDOUT byte (or at END_REQUEST for an empty response), so every
 // failure before the response started is a rejection the caller maps to 502/503/504 through
 // err.errorCode; a failure after it destroys `stdout` with the error and rejects `ended`.
+//
+// This file owns every decision: which upstream and connection a request goes to, when to open or
+// trade a connection, what a failed connect means, which request is sent again. The parts below it
+// only report: client-conn.ts (one connection), client-upstream.ts (one upstream's bookkeeping),
+// client-job.ts (one request's promises).
+//
 // Per upstream, the first need opens a probe connection that asks GET_VALUES (§4.1): with
 // FCGI_MPXS_CONNS=1 requests share connections (up to FCGI_MAX_REQS each), else one request per
-// connection at a time. KEEP_CONN is always set, so connections are reused.
-import type { Readable } from 'node:stream';
+// connection at a time. KEEP_CONN is always set, so connections are reused. An upstream that also
+// answers FORKFAST_PID (a forkfast pool) is balanced by worker process: see Upstream.pick.
 import type { Logger } from '../log.js';
 import { FastcgiError } from './errors.js';
-import { ClientConnection, type ConnOwner, type FastcgiEnd, type Job, type UpstreamAddress, type UpstreamValues } from './client-conn.js';
-import { encodeNameValuePairs, encodeNameValueRecord, type Role } from './protocol.js';
-import { newJob, type JobOwner } from './client-job.js';
+import { ClientConnection, type ConnEvent, type ConnSettings } from './client-conn.js';
+import { ClientJob } from './client-job.js';
+import { Upstream } from './client-upstream.js';
+import type { FastcgiRequest, FastcgiResponse, UpstreamAddress } from './client-types.js';
+import { encodeNameValuePairs, encodeNameValueRecord } from './protocol.js';
 
-export type { FastcgiEnd } from './client-conn.js';
+export type { AbortSignalLike, FastcgiEnd, FastcgiRequest, FastcgiResponse, UpstreamAddress } from './client-types.js';
 
 export interface FastcgiClientOptions {
   /** 'host:port', '[v6]:port', 'unix:/path' or an absolute path. */
@@ -37,52 +45,25 @@ export interface FastcgiClientOptions {
    * Connections to keep open per multiplexing upstream once requests overlap (default 1). A pool
    * of N workers sharing one listening socket sees only the workers that accepted a connection:
    * with one multiplexed connection, one worker does all the work. Opening about 2N connections
-   * lets the kernel spread them over the workers; requests then go to the least busy connection.
+   * lets the kernel spread them over the workers.
    */
   readonly spreadConns?: number;
+  /**
+   * Worker processes behind each upstream, when known (the embedded pool). A forkfast pool whose
+   * connections reach fewer workers than this trades an idle duplicate connection for a new one
+   * when every reached worker is busy.
+   */
+  readonly workers?: number;
   readonly connectTimeoutMs?: number; // default 5000
   /** Fails a request when its upstream sends nothing for this long (default 60000; 0 disables). */
   readonly idleTimeoutMs?: number;
-  /** How long an upstream that refused a connection is skipped (default 5000). */
+  /**
+   * How long an upstream is skipped after a connect timed out, or, when other upstreams can
+   * serve, after a refused connect (default 5000).
+   */
   readonly downForMs?: number;
   /** STDOUT buffered per request before the connection stops reading (default 256 KiB). */
   readonly stdoutHighWaterMark?: number;
-}
-
-/**
- * What request() needs of an AbortSignal. Node's AbortSignal fits; so does a small object of the
- * caller's (an AbortController per request was ~2 % of the front's CPU: docs/performance.md).
- */
-export interface AbortSignalLike {
-  readonly aborted: boolean;
-  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
-  removeEventListener(type: 'abort', listener: () => void): void;
-}
-
-export interface FastcgiRequest {
-  readonly params: Iterable<readonly [string, string]> | Readonly<Record<string, string>>;
-  /** The request body, streamed as FCGI_STDIN with backpressure; null sends an empty STDIN. */
-  readonly body: Readable | null;
-  /** Fires ABORT_REQUEST (§5.4) and fails the request with FCGI_ABORTED. */
-  readonly signal?: AbortSignalLike;
-  /** FCGI_STDERR content; default: one warn log line per chunk. */
-  readonly onStderr?: (chunk: Buffer) => void;
-  /** FCGI_RESPONDER (default) or FCGI_AUTHORIZER (§6.3: send no body). */
-  readonly role?: Role;
-}
-
-export interface FastcgiResponse {
-  /** The CGI response as a stream (built on first access). */
-  readonly stdout: Readable;
-  /** Settles at END_REQUEST (built on first access). */
-  readonly ended: Promise<FastcgiEnd>;
-  readonly upstream: string;
-  /**
-   * The whole STDOUT, when END_REQUEST (FCGI_REQUEST_COMPLETE) already arrived and `stdout` was
-   * never read; null otherwise. The common small resident response is answered from this in
-   * one write, without a stream.
-   */
-  takeComplete(): Buffer | null;
 }
 
 export interface FastcgiClientStats {
@@ -94,6 +75,11 @@ export interface FastcgiClientStats {
 export interface FastcgiClient {
   request(req: FastcgiRequest): Promise<FastcgiResponse>;
   stats(): FastcgiClientStats;
+  /**
+   * The upstream (all of them without an address) accepts connections again: a pool master says
+   * so when a worker listens. Refused-connect pauses end and waiting requests go at once.
+   */
+  upstreamReady(address?: string): void;
   /** Fails queued and in-flight requests with FCGI_CLOSED and closes every connection. */
   close(): Promise<void>;
 }
@@ -108,229 +94,265 @@ export function parseUpstream(s: string): UpstreamAddress {
   return { host: m[1] ?? m[2]!, port };
 }
 
-class Upstream {
-  readonly conns = new Set<ClientConnection>();
-  values: UpstreamValues | null = null;
-  probing = false;
-  downUntil = 0;
-  lastError: FastcgiError | null = null;
-  outstanding = 0;
-  constructor(readonly name: string, readonly addr: UpstreamAddress) {}
-}
-
 export function createFastcgiClient(opts: FastcgiClientOptions): FastcgiClient {
   return new Client(opts);
 }
 
-class Client implements FastcgiClient, ConnOwner, JobOwner {
-  readonly idleTimeoutMs: number;
-  readonly stdoutHighWaterMark: number;
+/** The pause between connects to a refused upstream: 25 ms doubling, at most 500 ms. */
+function refusedBackoffMs(failures: number): number {
+  return Math.min(25 * 2 ** Math.min(failures - 1, 5), 500);
+}
+
+const NO_VALUES = { mpxs: false, maxReqs: 0, maxConns: 0, names: false } as const;
+
+class Client implements FastcgiClient {
   private readonly ups: Upstream[];
   private readonly log: Logger;
-  private readonly maxConns: number;
+  private readonly settings: ConnSettings;
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
-  private readonly maxPerConn: number;
-  private readonly spreadConns: number;
-  private readonly connectTimeoutMs: number;
+  private readonly workers: number;
   private readonly downForMs: number;
-  private readonly queue: Job[] = [];
-  private readonly byConn = new Map<ClientConnection, Upstream>();
+  private queue: ClientJob[] = [];
   private inFlight = 0;
   private closed = false;
+  /** Dispatch passes so far (see Upstream.pick), and re-entry while one runs. */
+  private passes = 0;
+  private dispatching = false;
+  private dispatchAgain = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryAt = 0;
+  private readonly report = (e: ConnEvent): void => this.onConnEvent(e);
 
   constructor(o: FastcgiClientOptions) {
     if (o.upstreams.length === 0) throw new RangeError('FastCGI client needs at least one upstream');
-    this.ups = o.upstreams.map((s) => new Upstream(s, parseUpstream(s)));
+    const limits = { maxConns: o.maxConnsPerUpstream ?? 16, maxPerConn: o.maxRequestsPerConn ?? 100, spreadConns: Math.max(1, o.spreadConns ?? 1) };
+    this.ups = o.upstreams.map((s, i) => new Upstream(s, parseUpstream(s), i, limits));
     this.log = o.log;
-    this.maxConns = o.maxConnsPerUpstream ?? 16;
+    this.settings = { connectTimeoutMs: o.connectTimeoutMs ?? 5000, readTimeoutMs: o.idleTimeoutMs ?? 60_000, stdoutHighWaterMark: o.stdoutHighWaterMark ?? 256 * 1024 };
     this.maxInFlight = o.maxRequestsInFlight ?? 1024;
     this.maxQueued = o.maxQueued ?? 1024;
-    this.maxPerConn = o.maxRequestsPerConn ?? 100;
-    this.spreadConns = Math.max(1, o.spreadConns ?? 1);
-    this.connectTimeoutMs = o.connectTimeoutMs ?? 5000;
-    this.idleTimeoutMs = o.idleTimeoutMs ?? 60_000;
+    this.workers = o.workers ?? 0;
     this.downForMs = o.downForMs ?? 5000;
-    this.stdoutHighWaterMark = o.stdoutHighWaterMark ?? 256 * 1024;
   }
 
   request(req: FastcgiRequest): Promise<FastcgiResponse> {
     if (this.closed) return Promise.reject(new FastcgiError('FCGI_CLOSED', 'FastCGI client closed'));
+    if (this.queue.length >= this.maxQueued) this.queue = this.queue.filter((j) => !j.settled); // aborted while queued
     if (this.queue.length >= this.maxQueued) return Promise.reject(new FastcgiError('FCGI_OVERLOADED', 'too many FastCGI requests waiting'));
     if (req.signal?.aborted === true) return Promise.reject(new FastcgiError('FCGI_ABORTED', 'FastCGI request aborted by the caller'));
     const params = req.params;
     const encoded = Symbol.iterator in params ? encodeNameValuePairs(params as Iterable<readonly [string, string]>) : encodeNameValueRecord(params as Readonly<Record<string, string>>);
     return new Promise<FastcgiResponse>((resolve, reject) => {
-      const job = newJob(this, req, encoded, resolve, reject);
-      this.queue.push(job);
+      this.queue.push(new ClientJob(req, encoded, this.log, resolve, reject));
       this.dispatch();
     });
   }
 
-  logStderr(job: Job, chunk: Buffer): void {
-    this.log.warn({ upstream: job.exchange?.conn.upstream, line: chunk.toString('utf8', 0, Math.min(chunk.length, 4096)) }, 'FastCGI upstream stderr');
-  }
-
-  /** Called by a job when it settled, so its slot goes to the next one. */
-  jobSettled(job: Job, wasQueued: boolean): void {
-    if (wasQueued) {
-      const i = this.queue.indexOf(job);
-      if (i >= 0) this.queue.splice(i, 1);
+  /** Assigns queued jobs to connections with room, opening connections as needed. */
+  private dispatch(): void {
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return;
+    }
+    this.dispatching = true;
+    try {
+      do {
+        this.dispatchAgain = false;
+        this.dispatchPass();
+      } while (this.dispatchAgain);
+    } finally {
+      this.dispatching = false;
     }
   }
 
-  /** Assigns queued jobs to connections with room, opening connections as needed. */
-  private dispatch(): void {
+  private dispatchPass(): void {
+    const pass = ++this.passes;
+    const now = Date.now();
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight && !this.closed) {
       const job = this.queue[0]!;
-      const up = this.pick();
+      if (job.settled) {
+        this.queue.shift(); // aborted while it waited
+        continue;
+      }
+      const up = this.pickUpstream(now);
+      if (up === 'wait') return this.waitForRetry(now);
       if (up === null) {
-        const err = this.ups.map((u) => u.lastError).find((e) => e !== null) ?? new FastcgiError('FCGI_CONNECT_REFUSED', 'no FastCGI upstream available');
         this.queue.shift();
-        job.finish(err, null);
+        job.finish(this.lastError(), null);
         continue;
       }
       if (up.values === null) {
         if (!up.probing) this.open(up, true);
         return; // wait for the probe's answer
       }
-      // A retried job wants a fresh connection; at the connection limit it takes any.
-      const conn = this.findConn(up, job.needFresh) ?? (job.needFresh && up.conns.size >= this.connLimit(up) ? this.findConn(up, false) : null);
-      if (conn !== null) {
-        this.queue.shift();
-        this.inFlight++;
-        up.outstanding++;
-        conn.start(job);
-        if (conn.active > 1 && this.shouldSpread(up)) this.open(up, false);
-        continue;
+      // A retried job wants a fresh connection; with no room for one it takes any.
+      const full = up.conns.length >= (up.connKind === 'named' ? up.namedCap(this.workers) : up.connLimit());
+      const conn = up.pick(job.needFresh, pass) ?? (job.needFresh && full ? up.pick(false, pass) : null);
+      if (conn === null) return this.openMore(up);
+      this.queue.shift();
+      this.inFlight++;
+      up.outstanding++;
+      if (conn.pass !== pass) {
+        conn.pass = pass;
+        conn.startedBeforePass = conn.started;
       }
-      if (this.connectingCount(up) < this.queue.length && up.conns.size < this.connLimit(up)) this.open(up, false);
-      return;
+      conn.start(job);
+      if (up.connKind === 'plain' && conn.active > 1 && up.shouldSpread()) this.open(up, false);
     }
   }
 
-  /** Least outstanding requests among upstreams not marked down; if all are down, the one down longest. */
-  private pick(): Upstream | null {
-    const now = Date.now();
+  /**
+   * The least loaded upstream that is not down. When every one is down: the one down longest if
+   * it was down for refusing (after a short back-off: 'wait' until then), none if every one timed
+   * out (requests then fail at once rather than each waiting for a connect timeout).
+   */
+  private pickUpstream(now: number): Upstream | 'wait' | null {
     let best: Upstream | null = null;
     for (const u of this.ups) {
       if (u.downUntil > now) continue;
       if (best === null || u.outstanding < best.outstanding) best = u;
     }
     if (best !== null) return best;
-    // All down: a single upstream keeps being tried after its pause, never spun on.
-    return null;
-  }
-
-  /** Overlapping requests and fewer connections than spreadConns, none of them still connecting. */
-  private shouldSpread(up: Upstream): boolean {
-    if (up.values?.mpxs !== true || this.connectingCount(up) > 0) return false;
-    let open = 0;
-    for (const c of up.conns) if (!c.probe) open++;
-    return open < Math.min(this.spreadConns, this.connLimit(up));
-  }
-
-  private connLimit(up: Upstream): number {
-    const theirs = up.values?.maxConns ?? 0;
-    return theirs > 0 ? Math.min(this.maxConns, theirs) : this.maxConns;
-  }
-
-  private connectingCount(up: Upstream): number {
-    let n = 0;
-    for (const c of up.conns) if (c.state === 'connecting') n += up.values?.mpxs === true ? this.perConn(up) : 1;
-    return n;
-  }
-
-  private perConn(up: Upstream): number {
-    if (up.values?.mpxs !== true) return 1;
-    const theirs = up.values.maxReqs;
-    return theirs > 0 ? Math.min(this.maxPerConn, theirs) : this.maxPerConn;
-  }
-
-  /** A ready connection with room: the least busy one, so multiplexed load spreads. */
-  private findConn(up: Upstream, fresh: boolean): ClientConnection | null {
-    const limit = this.perConn(up);
-    let best: ClientConnection | null = null;
-    for (const c of up.conns) {
-      if (c.state !== 'ready' || c.probe || c.active >= limit || (fresh && c.served > 0)) continue;
-      if (best === null || c.active < best.active) best = c;
+    let longest: Upstream | null = null;
+    for (const u of this.ups) if (u.downCause === 'refused' && (longest === null || u.failedAt < longest.failedAt)) longest = u;
+    if (longest === null) return null;
+    const at = longest.failedAt + refusedBackoffMs(longest.failures);
+    if (at > now) {
+      this.retryAt = at;
+      return 'wait';
     }
-    return best;
+    return longest;
+  }
+
+  /**
+   * Every upstream refused its last connect. Queued requests wait for the next try (or for
+   * upstreamReady), each at most connectTimeoutMs from when it started waiting, then fail.
+   */
+  private waitForRetry(now: number): void {
+    const limit = this.settings.connectTimeoutMs;
+    let expired = false;
+    for (const job of this.queue) {
+      if (job.waitingSince === 0) job.waitingSince = now;
+      else if (now - job.waitingSince >= limit) expired = true;
+    }
+    if (expired) {
+      const err = this.lastError();
+      const keep: ClientJob[] = [];
+      for (const job of this.queue) {
+        if (job.settled) continue;
+        if (now - job.waitingSince >= limit) job.finish(err, null);
+        else keep.push(job);
+      }
+      this.queue = keep;
+    }
+    if (this.queue.length === 0) return;
+    let at = this.retryAt;
+    for (const job of this.queue) at = Math.min(at, job.waitingSince + limit);
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.dispatch();
+    }, Math.max(1, at - now));
+  }
+
+  /** No connection may take the next request: open one, or trade an idle duplicate (named). */
+  private openMore(up: Upstream): void {
+    if (up.connKind === 'plain') {
+      if (up.connectingRoom() < this.queue.length && up.conns.length < up.connLimit()) this.open(up, false);
+      return;
+    }
+    // One new connection at a time: until its ping names its worker, another may land on the same.
+    if (up.namingUnderway()) return;
+    if (up.conns.length < up.namedCap(this.workers)) return this.open(up, false);
+    // Every connection reaches a busy worker. A worker busy in a handler does not accept, so a new
+    // connection reaches a free one, if the pool has workers this client never reached.
+    if (up.workersReached() >= this.workers) return;
+    const dup = up.idleDuplicate();
+    if (dup === null) return;
+    dup.close();
+    this.open(up, false);
   }
 
   private open(up: Upstream, probe: boolean): void {
     if (probe) up.probing = true;
-    const c = new ClientConnection(up.name, up.addr, this, this.connectTimeoutMs, probe);
-    up.conns.add(c);
-    this.byConn.set(c, up);
+    up.conns.push(new ClientConnection(up.name, up.slot, up.addr, probe ? 'probe' : up.connKind, this.settings, this.report));
   }
 
-  connReady(c: ClientConnection): void {
-    const up = this.byConn.get(c);
-    if (up !== undefined) up.lastError = null;
+  /** Everything a connection reports comes here, and only here are its consequences decided. */
+  private onConnEvent(e: ConnEvent): void {
+    const up = this.ups[e.conn.slot]!;
+    switch (e.kind) {
+      case 'ready':
+        up.reachable();
+        return this.dispatch();
+      case 'values':
+        up.reachable();
+        up.probing = false;
+        up.values = e.values ?? NO_VALUES;
+        this.log.debug({ upstream: up.name, ...up.values }, 'FastCGI upstream values');
+        return; // the probe closes next, and that dispatches
+      case 'confirmed':
+        return this.dispatch();
+      case 'done':
+        this.inFlight--;
+        up.outstanding--;
+        // §5.5 FCGI_OVERLOADED before any byte: the application never saw the request (a draining
+        // pool worker refuses new ones). Sent again once, on a fresh connection (another worker).
+        if (e.refused !== null) this.retryOrFail(e.refused.job, e.refused.err, true);
+        return this.dispatch();
+      case 'closed':
+        return this.connClosed(up, e);
+    }
+  }
+
+  private connClosed(up: Upstream, e: Extract<ConnEvent, { kind: 'closed' }>): void {
+    const c = e.conn;
+    up.remove(c);
+    this.inFlight -= e.lost;
+    up.outstanding -= e.lost;
+    const code = e.err.code;
+    const connectFailed = !e.connected && (code === 'FCGI_CONNECT_REFUSED' || code === 'FCGI_CONNECT_TIMEOUT');
+    if (c.probe) up.probing = false;
+    if (connectFailed) this.markFailed(up, e.err);
+    else if (c.probe && up.values === null) up.values = NO_VALUES; // closed without answering GET_VALUES: does not multiplex
+    // A reused connection that dropped requests unanswered (the server closed an idle kept
+    // connection as we sent): each is sent once more, on a fresh connection.
+    for (const job of e.unanswered) this.retryOrFail(job, e.err, c.served > 0);
     this.dispatch();
   }
 
-  probeResult(c: ClientConnection, values: UpstreamValues | null): void {
-    const up = this.byConn.get(c);
-    if (up === undefined) return;
-    up.probing = false;
-    up.values = values ?? { mpxs: false, maxReqs: 0, maxConns: 0 };
-    this.log.debug({ upstream: up.name, ...up.values }, 'FastCGI upstream values');
-  }
-
-  exchangeDone(c: ClientConnection): void {
-    const up = this.byConn.get(c);
-    this.inFlight--;
-    if (up !== undefined) up.outstanding--;
-    this.dispatch();
+  private retryOrFail(job: ClientJob, err: FastcgiError, mayRetry: boolean): void {
+    if (mayRetry && !job.retried && !job.settled && !this.closed) {
+      job.retried = true;
+      job.needFresh = true;
+      this.queue.unshift(job);
+    } else job.finish(err, null);
   }
 
   /**
-   * §5.5 FCGI_OVERLOADED before any STDOUT byte: the application never saw the request (a draining
-   * pool worker refuses new ones). Queued again once, for a fresh connection (another worker).
+   * A connect failed. A hung connect skips the upstream for downForMs; a refused one too when
+   * other upstreams can serve, else only for a short back-off (a pool between two workers).
    */
-  retryRefused(job: Job): boolean {
-    if (job.retried || job.settled || this.closed) return false;
-    job.retried = true;
-    job.needFresh = true;
-    job.exchange = null;
-    this.queue.unshift(job);
-    return true;
+  private markFailed(up: Upstream, err: FastcgiError): void {
+    const now = Date.now();
+    const cause = err.code === 'FCGI_CONNECT_TIMEOUT' ? 'timeout' : 'refused';
+    const skip = cause === 'timeout' || this.ups.length > 1 ? this.downForMs : refusedBackoffMs(up.failures + 1);
+    if (up.failures === 0) this.log.warn({ upstream: up.name, code: err.code, skipMs: skip }, 'FastCGI upstream unavailable');
+    up.failed(err, cause, now, skip);
   }
 
-  connClosed(c: ClientConnection, err: FastcgiError | null, unanswered: Job[], lost: number): void {
-    const up = this.byConn.get(c);
-    this.byConn.delete(c);
-    if (up === undefined) return;
-    up.conns.delete(c);
-    this.inFlight -= lost;
-    up.outstanding -= lost;
-    if (c.probe && up.values === null) {
-      up.probing = false;
-      // Refused or timed out: skip this upstream for a while. Closed without answering GET_VALUES:
-      // a server that does not multiplex.
-      if (err !== null && (err.code === 'FCGI_CONNECT_REFUSED' || err.code === 'FCGI_CONNECT_TIMEOUT')) this.markDown(up, err);
-      else up.values = { mpxs: false, maxReqs: 0, maxConns: 0 };
-    } else if (c.served === 0 && err !== null && (err.code === 'FCGI_CONNECT_REFUSED' || err.code === 'FCGI_CONNECT_TIMEOUT')) {
-      this.markDown(up, err);
-    }
-    for (const job of unanswered) {
-      job.exchange = null;
-      // Retry once, on a fresh connection, a request that a reused connection dropped unanswered.
-      if (!job.retried && c.served > 0 && !job.settled) {
-        job.retried = true;
-        job.needFresh = true;
-        this.queue.unshift(job);
-      } else job.finish(err ?? new FastcgiError('FCGI_CONN_RESET', 'FastCGI connection closed'), null);
-    }
+  private lastError(): FastcgiError {
+    let latest: Upstream | null = null;
+    for (const u of this.ups) if (u.lastError !== null && (latest === null || u.failedAt > latest.failedAt)) latest = u;
+    return latest?.lastError ?? new FastcgiError('FCGI_CONNECT_REFUSED', 'no FastCGI upstream available');
+  }
+
+  upstreamReady(address?: string): void {
+    for (const u of this.ups) if (address === undefined || u.name === address) u.reachable();
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.dispatch();
-  }
-
-  private markDown(up: Upstream, err: FastcgiError): void {
-    up.lastError = err;
-    up.downUntil = Date.now() + this.downForMs;
-    this.log.warn({ upstream: up.name, code: err.code, downForMs: this.downForMs }, 'FastCGI upstream unavailable: skipping it for a while');
   }
 
   stats(): FastcgiClientStats {
@@ -338,15 +360,16 @@ class Client implements FastcgiClient, ConnOwner, JobOwner {
     return {
       inFlight: this.inFlight,
       queued: this.queue.length,
-      upstreams: this.ups.map((u) => ({ address: u.name, connections: u.conns.size, outstanding: u.outstanding, mpxs: u.values?.mpxs ?? null, down: u.downUntil > now })),
+      upstreams: this.ups.map((u) => ({ address: u.name, connections: u.conns.length, outstanding: u.outstanding, mpxs: u.values?.mpxs ?? null, down: u.downUntil > now })),
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     const err = new FastcgiError('FCGI_CLOSED', 'FastCGI client closed');
     for (const job of this.queue.splice(0)) job.finish(err, null);
     for (const up of this.ups) for (const c of [...up.conns]) c.fail(err);
   }
 }
-

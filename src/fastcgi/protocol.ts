@@ -58,6 +58,13 @@ export const FCGI_MAX_CONNS = 'FCGI_MAX_CONNS';
 export const FCGI_MAX_REQS = 'FCGI_MAX_REQS';
 export const FCGI_MPXS_CONNS = 'FCGI_MPXS_CONNS';
 
+/**
+ * Ours, not the specification's: a forkfast responder answers it with its process id. §4.1 lets
+ * an application leave out names it does not know, so asking it of any upstream is harmless; the
+ * client uses it to balance requests over worker processes rather than over connections.
+ */
+export const FORKFAST_PID = 'FORKFAST_PID';
+
 /** §3.4: a length that needs more than 31 bits cannot be encoded. */
 export const FCGI_MAX_NAME_VALUE_LENGTH = 0x7fffffff;
 
@@ -119,9 +126,9 @@ export function encodeBeginRequest(requestId: number, role: Role, keepConn: bool
 }
 
 /**
- * A Responder request's opening in one Buffer, for one write (§5.1-5.3): BEGIN_REQUEST with
- * KEEP_CONN, the PARAMS stream holding `params` (encoded pairs, split at 65535 bytes), its empty
- * terminator, and with `noBody` the empty FCGI_STDIN record too.
+ * A request's opening in one Buffer, for one write (§5.1-5.3): BEGIN_REQUEST with KEEP_CONN, the
+ * PARAMS stream holding `params` (encoded pairs, split at 65535 bytes), its empty terminator, and
+ * with `noBody` the empty FCGI_STDIN record too.
  */
 export function encodeRequestHead(requestId: number, params: Buffer, noBody: boolean, role: Role = FCGI_RESPONDER): Buffer {
   const total = FCGI_HEADER_LEN + 8 + streamLength(params.length) + FCGI_HEADER_LEN + (noBody ? FCGI_HEADER_LEN : 0);

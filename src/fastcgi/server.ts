@@ -29,7 +29,7 @@
 import type { Server, Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import type { Role } from './protocol.js';
+import { FORKFAST_PID, type Role } from './protocol.js';
 import { ResponderConnection } from './server-conn.js';
 import { LiveSet } from '../live-set.js';
 
@@ -142,6 +142,7 @@ export function createResponder(opts: ResponderOptions): Responder {
       ['FCGI_MAX_CONNS', String(maxConns)],
       ['FCGI_MAX_REQS', String(maxReqs)],
       ['FCGI_MPXS_CONNS', '1'],
+      [FORKFAST_PID, String(process.pid)], // lets a forkfast client balance by worker process
     ]),
     closing: false,
     requestsActive: 0,

@@ -81,11 +81,11 @@ export function withAuthorizers(mounts: readonly Mount[], options: readonly Auth
     for (const name of NOT_SENT) delete params[name];
     let whole: Buffer | null;
     try {
-      const response = await guard.client.request({ params, body: null, role: FCGI_AUTHORIZER });
+      const response = await guard.client.request({ params, body: null, role: 'authorizer' });
       whole = response.takeComplete() ?? (await readBounded(response.stdout, MAX_ANSWER_BYTES));
     } catch (err) {
       if (!isFastcgiError(err)) throw err;
-      ctx.log.warn({ upstream: guard.upstream, code: err.code, why: err.message }, 'FastCGI authorizer failed');
+      ctx.log.warn({ upstream: guard.upstream, code: err.code, err }, 'FastCGI authorizer failed');
       sendError(res, err.errorCode, ctx.id);
       return { allow: false };
     }

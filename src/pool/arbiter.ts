@@ -31,6 +31,8 @@ export interface ArbiterOptions extends Omit<PoolOptions, 'pidFile'> {
    * It throws when the file became invalid; the reload then goes on with the current values.
    */
   readonly reread?: () => RereadOptions;
+  /** See EmbeddedPoolOptions.onWorkerReady. */
+  readonly onWorkerReady?: () => void;
 }
 
 /** What a reload may change without a restart: everything a worker receives at fork. */
@@ -381,6 +383,7 @@ export class Arbiter {
         r.readyAt = r.lastBeat;
         this.bootFailures = 0;
         this.log.info({ worker: r.id, workerPid: r.pid, generation: r.generation, bootMs: r.readyAt - r.spawnedAt }, 'worker ready');
+        this.opts.onWorkerReady?.();
         this.queue.wake();
         return;
       case 'ff:heartbeat':

@@ -15,6 +15,11 @@ export interface EmbeddedPoolOptions {
   readonly scripts: ScriptOptions;
   readonly pool: WorkerOptions;
   readonly shutdownTimeoutMs: number;
+  /**
+   * Told each time a worker listens (a one-way notice, nothing is expected back): the front's
+   * FastCGI client then connects at once instead of waiting out a refused-connect back-off.
+   */
+  readonly onWorkerReady?: () => void;
 }
 
 /**
