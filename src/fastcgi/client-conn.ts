@@ -79,15 +79,18 @@ export class ClientConnection implements RecordSink, ReadGate {
   /** Requests started on this connection, and how many of them a ping answer confirmed read. */
   started = 0;
   confirmed = 0;
-  /** For the client's dispatch pass: `started` when the pass first used this connection. */
+  /** The client's dispatch pass that last used this connection, and its counts before that pass. */
   pass = 0;
   startedBeforePass = 0;
+  activeBeforePass = 0;
   private readonly exchanges = new RequestTable<Exchange>();
   private readonly socket: Socket;
   private readonly out: RecordOutput;
   private readonly decoder: RecordDecoder;
   /** `started` at each ping sent and not yet answered, oldest first (answers come in order). */
   private readonly pings: number[] = [];
+  /** Date.now() when the oldest unanswered ping left; 0 when none is unanswered. */
+  private pingSince = 0;
   private pingScheduled = false;
   private connectTimer: NodeJS.Timeout | null;
   private sweeper: NodeJS.Timeout | null = null;
@@ -121,6 +124,19 @@ export class ClientConnection implements RecordSink, ReadGate {
 
   get probe(): boolean {
     return this.kind === 'probe';
+  }
+
+  /** Marks the first use of this connection in a dispatch pass: what it held before stays visible. */
+  enterPass(pass: number): void {
+    if (this.pass === pass) return;
+    this.pass = pass;
+    this.startedBeforePass = this.started;
+    this.activeBeforePass = this.active;
+  }
+
+  /** How long the oldest unanswered ping has been out (0: none). */
+  pingWaitMs(now: number): number {
+    return this.pingSince === 0 ? 0 : now - this.pingSince;
   }
 
   /** Requests sent that no ping answer covers yet (always 0 on a plain connection). */
@@ -192,6 +208,7 @@ export class ClientConnection implements RecordSink, ReadGate {
     }
     if (this.kind !== 'named' || this.pings.length === 0) return;
     this.confirmed = this.pings.shift()!;
+    this.pingSince = this.pings.length > 0 ? Date.now() : 0;
     this.worker = Number.parseInt(m.get(FORKFAST_PID) ?? '', 10) || -1; // -1: named but unnamed: its own worker
     this.report({ kind: 'confirmed', conn: this });
   }
@@ -239,6 +256,7 @@ export class ClientConnection implements RecordSink, ReadGate {
   sendPing(): void {
     this.pingScheduled = false;
     if (this.state === 'closed') return;
+    if (this.pings.length === 0) this.pingSince = Date.now();
     this.pings.push(this.started);
     this.out.write(PING);
   }

@@ -16,6 +16,12 @@ export interface UpstreamLimits {
   readonly spreadConns: number;
 }
 
+/**
+ * How long a worker's unanswered ping keeps requests waiting for that worker rather than going to
+ * a busy one. A worker answers in well under a millisecond unless a handler holds its event loop.
+ */
+const PING_PATIENCE_MS = 20;
+
 /** Why an upstream is skipped: refused connects are retried soon, a connect that hung is not. */
 export type DownCause = 'refused' | 'timeout';
 
@@ -97,9 +103,13 @@ export class Upstream {
     return Math.min(Math.max(this.limits.spreadConns, expectedWorkers), this.connLimit());
   }
 
-  /** A named connection is connecting, or carries requests before its worker is known. */
-  namingUnderway(): boolean {
-    for (const c of this.conns) if (!c.probe && (c.state === 'connecting' || (c.worker === 0 && c.started > c.confirmed))) return true;
+  /**
+   * A connection is still connecting: open no other until it is up (it may land on the same worker).
+   * One that is up but whose worker is not named yet does not count: its first ping may be stuck
+   * behind a handler that spins, and the next connection is what reaches a free worker.
+   */
+  connecting(): boolean {
+    for (const c of this.conns) if (!c.probe && c.state === 'connecting') return true;
     return false;
   }
 
@@ -126,52 +136,80 @@ export class Upstream {
   }
 
   /**
-   * The connection for the next request, or null when none may take it now.
+   * The connection for the next request, or null when none should take it now.
    *
-   * Plain upstreams: the ready connection with the fewest requests. Named ones (a forkfast pool):
-   * the connection to the worker with the fewest requests among the workers that read everything
-   * sent to them, as their last ping answer proves (a worker busy in a handler that spins answers
-   * nothing, so it gets nothing more). A connection whose worker is not known yet (no ping came
-   * back) counts as a worker of its own. Requests given to a worker in the same dispatch `pass` do
-   * not count against it: what queued while every worker was busy goes to the first one free as
-   * one batch, instead of one request per round trip.
+   * Plain upstreams: the ready connection with the fewest requests. Named ones (a forkfast pool)
+   * are balanced by worker process, and a request never waits behind another in a worker while a
+   * worker may be free:
+   *
+   * 1. a worker with no request in flight that read everything sent to it (its last ping came
+   *    back: a worker spinning in a handler answers nothing, so it gets nothing more);
+   * 2. else nothing, while a worker's ping is out for less than PING_PATIENCE_MS (it is likely
+   *    free again in a moment), or while the pool has workers no connection reaches yet (the
+   *    caller opens one: a busy worker does not accept, so it reaches a free one);
+   * 3. else the responsive worker with the fewest requests (every worker is busy: handlers that
+   *    await I/O take many requests each).
+   *
+   * A connection whose worker is not known yet (no ping came back) counts as a worker of its own.
+   * Counts are taken as they were when the dispatch `pass` began: what queued while every worker
+   * was busy goes as one batch to the first one free, rather than one request per round trip.
    */
-  pick(fresh: boolean, pass: number): ClientConnection | null {
+  pick(fresh: boolean, pass: number, now: number, expectedWorkers: number): ClientConnection | null {
     const limit = this.perConn();
-    const named = this.connKind === 'named';
-    let best: ClientConnection | null = null;
-    let bestLoad = 0;
-    for (const c of this.conns) {
-      if (c.state !== 'ready' || c.probe || c.active >= limit || (fresh && c.served > 0)) continue;
-      if (!named) {
+    if (this.connKind === 'plain') {
+      let best: ClientConnection | null = null;
+      for (const c of this.conns) {
+        if (c.state !== 'ready' || c.probe || c.active >= limit || (fresh && c.served > 0)) continue;
         if (best === null || c.active < best.active) best = c;
+      }
+      return best;
+    }
+    let idle: ClientConnection | null = null;
+    let busy: ClientConnection | null = null;
+    let busyLoad = 0;
+    let patience = false;
+    for (const c of this.conns) {
+      if (c.state !== 'ready' || c.probe) continue;
+      const wait = this.unconfirmedWait(c, pass, now);
+      if (wait >= 0) {
+        if (wait < PING_PATIENCE_MS) patience = true;
         continue;
       }
-      if (this.blocked(c, pass)) continue;
-      const load = this.load(c);
-      if (best === null || load < bestLoad || (load === bestLoad && c.active < best.active)) {
-        best = c;
-        bestLoad = load;
+      if (c.active >= limit || (fresh && c.served > 0)) continue;
+      const load = this.load(c, pass);
+      if (load === 0) {
+        if (idle === null || c.active < idle.active) idle = c;
+      } else if (busy === null || load < busyLoad) {
+        busy = c;
+        busyLoad = load;
       }
     }
-    return best;
+    if (idle !== null) return idle;
+    if (patience) return null;
+    if (expectedWorkers > 0 ? this.workersReached() < expectedWorkers : this.conns.length < this.namedCap(0)) return null;
+    return busy;
   }
 
-  /** Some connection to c's worker carries requests sent before this pass that no ping confirmed. */
-  private blocked(c: ClientConnection, pass: number): boolean {
+  /**
+   * -1 when c's worker read every request sent before this pass (as ping answers prove), else how
+   * long the oldest unanswered ping of its connections has been out.
+   */
+  private unconfirmedWait(c: ClientConnection, pass: number, now: number): number {
+    let wait = -1;
     for (const d of this.conns) {
       if (d !== c && (c.worker <= 0 || d.worker !== c.worker)) continue;
       const sentBefore = d.pass === pass ? d.startedBeforePass : d.started;
-      if (sentBefore > d.confirmed) return true;
+      if (sentBefore > d.confirmed) wait = Math.max(wait, d.pingWaitMs(now));
     }
-    return false;
+    return wait;
   }
 
-  /** Requests in flight on c's worker, over all its connections. */
-  private load(c: ClientConnection): number {
-    if (c.worker <= 0) return c.active;
+  /** Requests in flight on c's worker, over all its connections, as the pass began. */
+  private load(c: ClientConnection, pass: number): number {
+    const of = (d: ClientConnection): number => (d.pass === pass ? d.activeBeforePass : d.active);
+    if (c.worker <= 0) return of(c);
     let n = 0;
-    for (const d of this.conns) if (d.worker === c.worker) n += d.active;
+    for (const d of this.conns) if (d.worker === c.worker) n += of(d);
     return n;
   }
 }

@@ -69,7 +69,8 @@ export interface FastcgiClientOptions {
 export interface FastcgiClientStats {
   readonly inFlight: number;
   readonly queued: number;
-  readonly upstreams: ReadonlyArray<{ address: string; connections: number; outstanding: number; mpxs: boolean | null; down: boolean }>;
+  /** `workers`: distinct worker processes the connections reach (a forkfast pool; else 0). */
+  readonly upstreams: ReadonlyArray<{ address: string; connections: number; outstanding: number; mpxs: boolean | null; down: boolean; workers: number }>;
 }
 
 export interface FastcgiClient {
@@ -188,15 +189,12 @@ class Client implements FastcgiClient {
       }
       // A retried job wants a fresh connection; with no room for one it takes any.
       const full = up.conns.length >= (up.connKind === 'named' ? up.namedCap(this.workers) : up.connLimit());
-      const conn = up.pick(job.needFresh, pass) ?? (job.needFresh && full ? up.pick(false, pass) : null);
+      const conn = up.pick(job.needFresh, pass, now, this.workers) ?? (job.needFresh && full ? up.pick(false, pass, now, this.workers) : null);
       if (conn === null) return this.openMore(up);
       this.queue.shift();
       this.inFlight++;
       up.outstanding++;
-      if (conn.pass !== pass) {
-        conn.pass = pass;
-        conn.startedBeforePass = conn.started;
-      }
+      conn.enterPass(pass);
       conn.start(job);
       if (up.connKind === 'plain' && conn.active > 1 && up.shouldSpread()) this.open(up, false);
     }
@@ -262,8 +260,7 @@ class Client implements FastcgiClient {
       if (up.connectingRoom() < this.queue.length && up.conns.length < up.connLimit()) this.open(up, false);
       return;
     }
-    // One new connection at a time: until its ping names its worker, another may land on the same.
-    if (up.namingUnderway()) return;
+    if (up.connecting()) return;
     if (up.conns.length < up.namedCap(this.workers)) return this.open(up, false);
     // Every connection reaches a busy worker. A worker busy in a handler does not accept, so a new
     // connection reaches a free one, if the pool has workers this client never reached.
@@ -360,7 +357,7 @@ class Client implements FastcgiClient {
     return {
       inFlight: this.inFlight,
       queued: this.queue.length,
-      upstreams: this.ups.map((u) => ({ address: u.name, connections: u.conns.length, outstanding: u.outstanding, mpxs: u.values?.mpxs ?? null, down: u.downUntil > now })),
+      upstreams: this.ups.map((u) => ({ address: u.name, connections: u.conns.length, outstanding: u.outstanding, mpxs: u.values?.mpxs ?? null, down: u.downUntil > now, workers: u.workersReached() })),
     };
   }
 
