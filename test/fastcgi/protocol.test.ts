@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_GET_VALUES, FCGI_GET_VALUES_RESULT, FCGI_KEEP_CONN,
+  FCGI_AUTHORIZER, FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_GET_VALUES, FCGI_GET_VALUES_RESULT, FCGI_KEEP_CONN,
   FCGI_PARAMS, FCGI_REQUEST_COMPLETE, FCGI_RESPONDER, FCGI_STDIN, FCGI_STDOUT, FCGI_UNKNOWN_TYPE,
   decodeNameValuePairs, encodeBeginRequest, encodeEndRequest, encodeGetValues, encodeGetValuesResult,
-  encodeNameValuePairs, encodeRecord, encodeStream, encodeUnknownType, writeNameValueLength,
+  encodeNameValuePairs, encodeRecord, encodeRequestHead, encodeStream, encodeUnknownType, writeNameValueLength,
 } from '../../src/fastcgi/protocol.js';
 import { ParamsCollector, RecordDecoder, type RecordSink } from '../../src/fastcgi/decoder.js';
 
@@ -70,6 +70,23 @@ test('BEGIN_REQUEST, END_REQUEST and UNKNOWN_TYPE bodies', () => {
   assert.equal(hex(encodeBeginRequest(1, FCGI_RESPONDER, true)), '0101000100080000' + '0001010000000000');
   assert.equal(hex(encodeEndRequest(258, 7, FCGI_REQUEST_COMPLETE)), '0103010200080000' + '0000000700000000');
   assert.equal(hex(encodeUnknownType(42)), '010b000000080000' + '2a00000000000000');
+});
+
+test('the request head production sends: BEGIN_REQUEST + PARAMS + empty PARAMS (+ empty STDIN) as bytes', () => {
+  const params = encodeNameValuePairs([['SCRIPT_NAME', '/x']]); // 15 bytes: 1 byte of padding
+  const begin = '0101000100080000' + '0001010000000000'; // Responder, FCGI_KEEP_CONN
+  const pairs = '01040001000f0100' + '0b02' + Buffer.from('SCRIPT_NAME/x').toString('hex') + '00';
+  const paramsEnd = '0104000100000000';
+  const stdinEnd = '0105000100000000';
+  assert.equal(hex(encodeRequestHead(1, params, true)), begin + pairs + paramsEnd + stdinEnd);
+  assert.equal(hex(encodeRequestHead(1, params, false)), begin + pairs + paramsEnd, 'a body follows as STDIN records');
+  assert.equal(hex(encodeRequestHead(258, params, true, FCGI_AUTHORIZER)).slice(0, 32), '0101010200080000' + '0002010000000000');
+  // Past 65535 bytes: the same bytes as the separate encoders give (split, padded, terminated).
+  const big = encodeNameValuePairs([['HTTP_X_BIG', 'v'.repeat(70_000)]]);
+  const parts: Buffer[] = [encodeBeginRequest(7, FCGI_RESPONDER, true)];
+  encodeStream(FCGI_PARAMS, 7, big, parts);
+  parts.push(encodeRecord(FCGI_PARAMS, 7), encodeRecord(FCGI_STDIN, 7));
+  assert.ok(encodeRequestHead(7, big, true).equals(Buffer.concat(parts)));
 });
 
 /** Records decoded events with adjacent stream pieces merged, so any chunking compares equal. */
