@@ -8,9 +8,9 @@ import { FastcgiError } from './errors.js';
 /** Where decoded records go. Callbacks run synchronously inside push(). */
 export interface RecordSink {
   /**
-   * A piece of a stream record's content (PARAMS, STDIN, STDOUT, STDERR, DATA; §3.3). Pieces are
-   * never empty, and are views into the pushed chunk (no copy): keep them only as long as needed.
-   * An empty `data` is the empty record that ends the stream.
+   * A piece of a stream record's content (PARAMS, STDIN, STDOUT, STDERR, DATA; §3.3), as a view
+   * into the pushed chunk (no copy): keep it only as long as needed. Content pieces are never
+   * empty: an empty `data` is the empty record that ends the stream.
    */
   onStream(type: number, requestId: number, data: Buffer): void;
   /**
@@ -155,8 +155,9 @@ function recordShapeOk(type: number, requestId: number, contentLength: number): 
 
 /**
  * Collects one request's PARAMS stream (§5.2) up to a byte bound and decodes the pairs at its end,
- * so a pair split across records (or across TCP chunks) is read whole. Pieces are kept as views
- * and joined once; nothing is copied when the stream arrived in one piece.
+ * so a pair split across records (or across TCP chunks) is read whole. Each piece is copied once
+ * as it arrives (see add) and the copies are joined at the end; a stream that arrived in one
+ * piece is not copied a second time.
  */
 export class ParamsCollector {
   private pieces: Buffer[] = [];
@@ -171,8 +172,8 @@ export class ParamsCollector {
       this.pieces = [];
       return new FastcgiError('FCGI_PARAMS_TOO_LARGE', `FastCGI PARAMS over ${this.maxBytes} bytes`);
     }
-    // A view into a socket chunk is copied: the socket may reuse nothing, but keeping many 64 KiB
-    // chunks alive for a few bytes each would defeat the bound.
+    // Copied, not kept as a view: node hands out a fresh chunk per read, so a view would be safe,
+    // but it would keep a whole 64 KiB chunk alive for a few bytes and defeat the bound.
     this.pieces.push(Buffer.from(piece));
     return null;
   }

@@ -1,4 +1,4 @@
-// What a spawn backend (node's child_process or the native posix_spawn addon) hands the spawner.
+// What a spawn backend (node's child_process or the native clone addon) hands the spawner.
 import type { Readable, Writable } from 'node:stream';
 import type { SpawnRequest } from './types.js';
 

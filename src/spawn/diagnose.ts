@@ -1,4 +1,4 @@
-// Turns an exec failure (errno from execve or posix_spawn) into a SpawnError that says why.
+// Turns an exec failure (errno from the child's execve, or from clone in the native helper) into a SpawnError that says why.
 import { constants as fsc } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import { SpawnError } from './types.js';

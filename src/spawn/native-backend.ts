@@ -1,4 +1,4 @@
-// The native spawn backend: posix_spawn(3) in a small N-API addon (src/spawn/native/), when it was built.
+// The native spawn backend: clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) + execve in a small N-API addon (src/spawn/native/), when it was built.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
@@ -19,9 +19,9 @@ type OnStderr = (chunk: Buffer | null) => void;
 /** [pid, stdinFd (-1 without a body), handle of the child's stdout reader] or -errno. */
 type Spawned = [number, number, object] | number;
 interface NativeSpawn {
-  /** posix_spawn on libuv's thread pool: the event loop does not wait for the child's exec. */
+  /** The clone + exec on libuv's thread pool: the event loop does not wait for the child's exec. */
   spawn(file: string, argv: string, env: string, cwd: string, stdinPipe: boolean, onExit: OnExit, onStdout: OnStdout, onStderr: OnStderr, onSpawned: (r: Spawned) => void): number;
-  /** posix_spawn on the calling (main) thread: blocked until the child has exec'd. */
+  /** The clone + exec on the calling (main) thread: blocked until the child has exec'd. */
   spawnSync(file: string, argv: string, env: string, cwd: string, stdinPipe: boolean, onExit: OnExit, onStdout: OnStdout, onStderr: OnStderr): Spawned;
   /** Stops and restarts reading stdout: the JS stream's backpressure. */
   pause(handle: object): void;
@@ -31,7 +31,7 @@ interface NativeSpawn {
   probe(): number;
 }
 
-/** Where posix_spawn runs: 'pool' (default) or 'inline' on the event loop (kept to measure). */
+/** Where the clone + exec runs: 'pool' (default) or 'inline' on the event loop (kept to measure). */
 export type NativeMode = 'pool' | 'inline';
 
 /** Where the built addon may be: next to the sources, seen from src/cgi/ or from dist/src/cgi/. */

@@ -18,7 +18,7 @@ export function defaultSpawnerOptions(cpus: number): SpawnerOptions {
 
 /** Knobs for benchmarks and tests, not for configuration. */
 export interface SpawnerInternals {
-  /** Where the native backend calls posix_spawn: libuv's thread pool (default) or inline. */
+  /** Where the native backend calls clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD): libuv's thread pool (default) or inline. */
   readonly nativeMode?: NativeMode;
 }
 

@@ -65,7 +65,7 @@ export interface AbortSignalLike {
 }
 
 export interface Spawner {
-  /** Which mechanism runs children: the native posix_spawn helper or node's child_process. */
+  /** Which mechanism runs children: the native clone helper or node's child_process. */
   readonly backend: 'native' | 'node';
   /** Starts a child, waiting in the bounded queue if maxChildren are running. */
   spawn(request: SpawnRequest, signal?: AbortSignalLike): Promise<SpawnedChild>;

@@ -1,7 +1,7 @@
 // N-API glue of the native spawner: spawn jobs on libuv's thread pool; the child's life in child_io.c.
 //
-// posix_spawn blocks its calling thread until the child has exec'd (CLONE_VFORK), so it runs on
-// a worker thread and the event loop keeps serving. Then child_io.c reads stdout and stderr and
+// clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) blocks its calling thread until the child has exec'd, so
+// it runs on a worker thread and the event loop keeps serving. Then child_io.c reads stdout and stderr and
 // reaps through the pidfd (waitid(P_PID) for that pid only, never waitpid(-1)).
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
