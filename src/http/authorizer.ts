@@ -16,7 +16,6 @@ import { requestMetaVariables, type GatewaySettings } from '../cgi/env-http.js';
 import { CgiHeadParser } from '../cgi/response.js';
 import { createFastcgiClient, type FastcgiClient } from '../fastcgi/client.js';
 import { isFastcgiError } from '../fastcgi/errors.js';
-import { FCGI_AUTHORIZER } from '../fastcgi/protocol.js';
 import type { Mount, RequestContext } from './route.js';
 
 export interface AuthorizerOption {
