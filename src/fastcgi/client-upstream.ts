@@ -20,7 +20,7 @@ export interface UpstreamLimits {
  * How long a worker's unanswered ping keeps requests waiting for that worker rather than going to
  * a busy one. A worker answers in well under a millisecond unless a handler holds its event loop.
  */
-const PING_PATIENCE_MS = 20;
+export const PING_PATIENCE_MS = 20;
 
 /** Why an upstream is skipped: refused connects are retried soon, a connect that hung is not. */
 export type DownCause = 'refused' | 'timeout';
@@ -37,6 +37,8 @@ export class Upstream {
   downUntil = 0;
   downCause: DownCause | null = null;
   lastError: FastcgiError | null = null;
+  /** The last pick() returned null to wait for a ping: the client looks again after PING_PATIENCE_MS. */
+  patient = false;
 
   constructor(
     readonly name: string,
@@ -184,6 +186,7 @@ export class Upstream {
         busyLoad = load;
       }
     }
+    this.patient = idle === null && patience;
     if (idle !== null) return idle;
     if (patience) return null;
     if (expectedWorkers > 0 ? this.workersReached() < expectedWorkers : this.conns.length < this.namedCap(0)) return null;

@@ -23,7 +23,7 @@ import type { Logger } from '../log.js';
 import { FastcgiError } from './errors.js';
 import { ClientConnection, type ConnEvent, type ConnSettings } from './client-conn.js';
 import { ClientJob } from './client-job.js';
-import { Upstream } from './client-upstream.js';
+import { PING_PATIENCE_MS, Upstream } from './client-upstream.js';
 import type { FastcgiRequest, FastcgiResponse, UpstreamAddress } from './client-types.js';
 import { encodeNameValuePairs, encodeNameValueRecord } from './protocol.js';
 
@@ -122,6 +122,7 @@ class Client implements FastcgiClient {
   private dispatching = false;
   private dispatchAgain = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private patienceTimer: NodeJS.Timeout | null = null;
   private retryAt = 0;
   private readonly report = (e: ConnEvent): void => this.onConnEvent(e);
 
@@ -190,7 +191,10 @@ class Client implements FastcgiClient {
       // A retried job wants a fresh connection; with no room for one it takes any.
       const full = up.conns.length >= (up.connKind === 'named' ? up.namedCap(this.workers) : up.connLimit());
       const conn = up.pick(job.needFresh, pass, now, this.workers) ?? (job.needFresh && full ? up.pick(false, pass, now, this.workers) : null);
-      if (conn === null) return this.openMore(up);
+      if (conn === null) {
+        if (up.patient) this.lookAgainSoon();
+        return this.openMore(up);
+      }
       this.queue.shift();
       this.inFlight++;
       up.outstanding++;
@@ -252,6 +256,15 @@ class Client implements FastcgiClient {
       this.retryTimer = null;
       this.dispatch();
     }, Math.max(1, at - now));
+  }
+
+  /** A request waits for a worker's ping; if none comes back, it goes to a busy worker then. */
+  private lookAgainSoon(): void {
+    if (this.patienceTimer !== null) return;
+    this.patienceTimer = setTimeout(() => {
+      this.patienceTimer = null;
+      this.dispatch();
+    }, PING_PATIENCE_MS + 1);
   }
 
   /** No connection may take the next request: open one, or trade an idle duplicate (named). */
@@ -363,6 +376,7 @@ class Client implements FastcgiClient {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.patienceTimer !== null) clearTimeout(this.patienceTimer);
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     const err = new FastcgiError('FCGI_CLOSED', 'FastCGI client closed');

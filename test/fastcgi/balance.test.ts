@@ -3,7 +3,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { silentLogger } from '../../src/log.js';
 import { startEmbeddedPool, type EmbeddedPool } from '../../src/pool/master.js';
@@ -106,4 +105,25 @@ test('cold client: a spinner as the first request does not hold the light ones s
   }
 });
 
-void join;
+test('every worker busy: one spinning, one awaiting a slow handler; a light request goes to the responsive one', { timeout: 30_000 }, async () => {
+  const pool = await startPool(2);
+  const client = createFastcgiClient({ upstreams: [`unix:${pool.address}`], log: silentLogger(), spreadConns: 4, workers: 2 });
+  try {
+    for (let round = 0; round < 20 && (client.stats().upstreams[0]?.workers ?? 0) < 2; round++) {
+      await Promise.all(Array.from({ length: 20 }, () => fetchText(client, 'version.mjs')));
+    }
+    await Promise.all([fetchText(client, 'block.mjs', 'ms=1'), fetchText(client, 'slow.mjs', 'ms=1')]); // modules loaded
+    const slow = fetchText(client, 'slow.mjs', 'ms=3000');
+    await sleep(100); // its worker answered the ping: busy, but its event loop turns
+    const spinner = fetchText(client, 'block.mjs', 'ms=2000');
+    await sleep(100);
+    const t0 = performance.now();
+    const light = await fetchText(client, 'version.mjs');
+    const spun = await spinner;
+    assert.ok(light.at < spun.at, `the light request ended ${(light.at - t0).toFixed(0)} ms after it was sent, the spinner ${(spun.at - t0).toFixed(0)} ms after it`);
+    assert.match((await slow).body, /slow pid=/);
+  } finally {
+    await client.close();
+    await pool.stop();
+  }
+});

@@ -16,8 +16,6 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** file:name -> why deleting from it is fine. */
 const ALLOWED: Record<string, string> = {
   'src/static/file-cache.ts:#entries': 'small-file cache keyed by path: entries go on eviction or when the file changed, not per request',
-  'src/fastcgi/client.ts:byConn': 'one entry per upstream connection, which are kept and reused',
-  'src/fastcgi/client.ts:conns': 'one entry per upstream connection, which are kept and reused',
   'src/fastcgi/request-table.ts:overflow': 'only request ids past 1024, which no known web server uses',
   'src/fastcgi/server-request.ts:params': 'one Map per request, young and short-lived; HTTP_PROXY is removed once',
   'src/responder/one-shot.ts:params': 'one Map per uwsgi/SCGI request, as server-request.ts:params; HTTP_PROXY is removed once',
