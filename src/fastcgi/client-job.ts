@@ -111,10 +111,6 @@ export class ClientJob {
     this.upstream = upstream;
   }
 
-  get onWire(): boolean {
-    return this.sent !== null;
-  }
-
   onStderr(chunk: Buffer): void {
     if (this.stderr !== undefined) this.stderr(chunk);
     else this.log.warn({ upstream: this.upstream, line: chunk.toString('utf8', 0, Math.min(chunk.length, 4096)) }, 'FastCGI upstream stderr');
