@@ -53,6 +53,11 @@ export class RecordDecoder {
     return this.failed;
   }
 
+  /** No part of a record is held: the bytes so far were whole records. */
+  get atBoundary(): boolean {
+    return this.state === State.Header && this.headFill === 0;
+  }
+
   /** Ignore the rest of this chunk and all later ones (the owner is closing the connection). */
   stop(): void {
     this.stopped = true;

@@ -24,6 +24,8 @@ export class ResponderConnection implements RecordSink, ReadGate {
   private servedAny = false;
   /** The last request's STDIN terminator arrived. */
   private inputDone = false;
+  /** When the last request ended (or the connection was accepted); 0 while a request runs. */
+  idleSince = Date.now();
 
   constructor(readonly socket: Socket, readonly shared: ResponderShared) {
     this.out = new RecordOutput(socket);
@@ -95,8 +97,13 @@ export class ResponderConnection implements RecordSink, ReadGate {
     this.oneShot = !keepConn && this.requests.size === 0 && !this.servedAny;
     this.servedAny = true;
     this.inputDone = false;
+    this.idleSince = 0;
     if (role !== FCGI_RESPONDER && !(role === FCGI_AUTHORIZER && this.shared.authorizer)) return this.refuse(requestId, FCGI_UNKNOWN_ROLE);
-    if (this.shared.closing || this.shared.requestsActive >= this.shared.maxReqs) {
+    // Closing: a request on a connection with nothing else in progress is served, since the web
+    // server may not be able to send it elsewhere (nginx never multiplexes, and retries no POST);
+    // the connection closes after it. A multiplexing client gets FCGI_OVERLOADED for the extra
+    // ones, which says the application never saw them (§5.5): it can retry them elsewhere.
+    if ((this.shared.closing && this.requests.size > 0) || this.shared.requestsActive >= this.shared.maxReqs) {
       this.shared.overloaded++;
       return this.refuse(requestId, FCGI_OVERLOADED);
     }
@@ -122,8 +129,46 @@ export class ResponderConnection implements RecordSink, ReadGate {
     if (this.requests.get(req.requestId) !== req) return;
     this.requests.delete(req.requestId);
     this.shared.requestsActive--;
+    if (this.requests.size === 0) this.idleSince = Date.now();
     this.shared.requestEnded();
+    if (this.shared.closing && this.requests.size === 0 && !this.closeWhenDone) return this.closeBetweenRequests();
     this.maybeClose();
+  }
+
+  /** No request in progress and no part of one received: closing now cuts nothing. */
+  get idle(): boolean {
+    return this.requests.size === 0 && this.decoder.atBoundary && !this.closed;
+  }
+
+  /**
+   * Draining (§3.5: the application may close a kept connection only between requests), right
+   * after a response. A bare close races with the web server reusing the connection: nginx puts a
+   * connection back in its keep-alive cache when END_REQUEST ends what it read, and may write the
+   * next request before it sees our FIN (a request lost, and nginx retries no POST). A record
+   * after END_REQUEST in the same write (an FCGI_UNKNOWN_TYPE management record, §4.2, which
+   * clients ignore) means the connection is not at a record boundary when the response ends, so
+   * nginx does not keep it and closes it itself: nothing can be sent into our close.
+   */
+  private closeBetweenRequests(): void {
+    if (!this.idle) return;
+    this.out.write(encodeUnknownType(0));
+    this.shutdown();
+  }
+
+  /** Sends FIN after what is queued; the peer's close (or the drain deadline) ends the socket. */
+  private shutdown(): void {
+    this.closed = true;
+    this.decoder.stop();
+    this.out.end(false);
+  }
+
+  /**
+   * Draining: an idle connection quiet for `quietMs` is closed. A web server reuses its most
+   * recently used connections first (nginx's keep-alive cache is a stack), so one unused for
+   * that long is the least likely to be picked while our FIN is on its way.
+   */
+  closeIfQuiet(now: number, quietMs: number): void {
+    if (this.idle && this.idleSince > 0 && now - this.idleSince >= quietMs) this.shutdown();
   }
 
   /** §5.1: without KEEP_CONN the application closes the connection after the response. */

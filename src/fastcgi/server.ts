@@ -76,6 +76,11 @@ export interface ResponderOptions {
   readonly stdoutHighWaterMark?: number;
   /** Serve FCGI_AUTHORIZER requests too (§6.3); r.role tells them apart (default: refused). */
   readonly authorizer?: boolean;
+  /**
+   * A connection with no request for this long is closed (default 120 s: longer than a web
+   * server's own keep-alive timeout, nginx's is 60 s, so the web server closes first). 0: never.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface ResponderStats {
@@ -93,8 +98,12 @@ export interface Responder {
   handle(socket: Socket): void;
   /** Serves every connection `server` accepts (the server may be shared with other processes). */
   attach(server: Server): void;
-  /** Stops taking connections and requests, waits for requests in progress up to graceMs, then aborts. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Stops taking connections and requests, waits for requests in progress up to graceMs, then
+   * aborts. Kept connections close between requests: right after their last response, or when
+   * idle for quietMs (0: idle ones at once).
+   */
+  close(graceMs?: number, quietMs?: number): Promise<void>;
   stats(): ResponderStats;
 }
 
@@ -127,6 +136,9 @@ export function createResponder(opts: ResponderOptions): Responder {
   const servers = new Set<Server>();
   let connectionsTotal = 0;
   let idleWaiter: (() => void) | null = null;
+  let idleTimer: NodeJS.Timeout | null = null;
+  let shed = 0;
+  const idleTimeoutMs = opts.idleTimeoutMs ?? 120_000;
   const maxConns = opts.maxConns ?? 1024;
   const maxReqs = opts.maxReqs ?? 1024;
   const shared: ResponderShared = {
@@ -160,13 +172,42 @@ export function createResponder(opts: ResponderOptions): Responder {
   };
 
   function handle(socket: Socket): void {
-    if (shared.closing || conns.size >= maxConns) {
+    if (shared.closing || (conns.size >= maxConns && !shedOldestIdle())) {
       opts.log.warn({ connections: conns.size, maxConns }, 'FastCGI connection refused: FCGI_MAX_CONNS reached or closing');
       socket.destroy();
       return;
     }
     connectionsTotal++;
     conns.add(new ResponderConnection(socket, shared));
+    if (idleTimer === null && idleTimeoutMs > 0) {
+      idleTimer = setInterval(closeIdle, Math.max(100, Math.floor(idleTimeoutMs / 4)));
+      idleTimer.unref();
+    }
+  }
+
+  /**
+   * At FCGI_MAX_CONNS: the connection idle the longest makes room for the new peer, so that idle
+   * connections (a client that opened many and went quiet) cannot lock every new client out.
+   * O(connections), only when full.
+   */
+  function shedOldestIdle(): boolean {
+    let oldest: ResponderConnection | null = null;
+    for (const c of conns) if (c.idle && (oldest === null || c.idleSince < oldest.idleSince)) oldest = c;
+    if (oldest === null) return false;
+    shed++;
+    if (shed === 1 || shed % 100 === 0) opts.log.warn({ connections: conns.size, maxConns, shed }, 'FastCGI connections at FCGI_MAX_CONNS: closing the longest idle one for a new peer');
+    conns.delete(oldest);
+    oldest.destroy('shed at FCGI_MAX_CONNS');
+    return true;
+  }
+
+  function closeIdle(): void {
+    const now = Date.now();
+    for (const c of conns) if (c.idle && now - c.idleSince >= idleTimeoutMs) c.destroy('idle timeout');
+    if (conns.size === 0 && idleTimer !== null) {
+      clearInterval(idleTimer);
+      idleTimer = null;
+    }
   }
 
   function attach(server: Server): void {
@@ -174,12 +215,20 @@ export function createResponder(opts: ResponderOptions): Responder {
     server.on('connection', handle);
   }
 
-  async function close(graceMs = 10_000): Promise<void> {
+  async function close(graceMs = 10_000, quietMs = 0): Promise<void> {
     shared.closing = true;
     for (const s of servers) s.off('connection', handle);
     servers.clear();
-    for (const c of conns) c.closeWhenIdle();
+    if (idleTimer !== null) clearInterval(idleTimer);
+    idleTimer = null;
+    if (quietMs <= 0) for (const c of conns) c.closeWhenIdle();
+    const sweep = (): void => {
+      const now = Date.now();
+      for (const c of conns) c.closeIfQuiet(now, quietMs);
+    };
+    if (quietMs > 0) sweep();
     if (conns.size === 0) return;
+    const sweeper = quietMs > 0 ? setInterval(sweep, Math.min(100, quietMs)) : null;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         for (const c of conns) c.destroy('responder closed');
@@ -187,6 +236,7 @@ export function createResponder(opts: ResponderOptions): Responder {
       timer.unref();
       idleWaiter = () => {
         clearTimeout(timer);
+        if (sweeper !== null) clearInterval(sweeper);
         idleWaiter = null;
         resolve();
       };

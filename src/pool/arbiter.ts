@@ -11,10 +11,11 @@ import { WakeQueue, type PoolEvent } from './signals.js';
 import { formatImportFailure } from './import-error.js';
 import type { ImportFailure, ReloadState } from './reload-state.js';
 import { ReloadTracker } from './reload-tracker.js';
-import { forkWorker, setupCluster } from './fork.js';
+import type { Worker } from 'node:cluster';
+import { forkKeeper, forkWorker, setupCluster } from './fork.js';
 import type { PoolState, WorkerConfig, WorkerMessage } from './types.js';
 import type { PoolOptions } from './types.js';
-import { CRASH_WINDOW_MS, MAX_BOOT_FAILURES, backoffMs, describeExit, isActive, type WorkerRecord } from './worker-record.js';
+import { CRASH_WINDOW_MS, MAX_BOOT_FAILURES, backoffMs, classifyDeath, describeExit, isActive, type WorkerRecord } from './worker-record.js';
 
 export interface ArbiterOptions extends Omit<PoolOptions, 'pidFile'> {
   /** The compiled worker entry (worker-main.js). */
@@ -45,6 +46,22 @@ const BOOT_TIMEOUT_MS = 30_000;
 /** SIGINT/SIGQUIT: in-flight requests get this long, then workers quit (SIGKILL a little later). */
 export const FAST_STOP_MS = 1000;
 
+/**
+ * The programs of a worker that died without its cleanup (SIGKILL, a crash): each led its own
+ * process group, and the group outlives its leader (a background grandchild). The leader itself
+ * got SIGKILL from the kernel (PR_SET_PDEATHSIG, native spawner); this ends the rest. A group id
+ * is not reused while any process of the group lives, so a group still there is still ours.
+ */
+function killOrphans(r: WorkerRecord): void {
+  for (const pgid of r.groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is already empty.
+    }
+  }
+}
+
 export class Arbiter {
   state: PoolState = 'running';
   private target: number;
@@ -68,6 +85,9 @@ export class Arbiter {
   private edited: string[] = [];
   /** Generations whose reload was abandoned: their workers' exits are planned. */
   private readonly abandoned = new Set<number>();
+  /** The socket keeper (keeper.ts): holds the listening socket while no worker does. */
+  private keeper: Worker | null = null;
+  private nextKeeperAt = 0;
   private markReady: () => void = () => {};
   /** Resolves when the pool first reached its target of ready workers. */
   readonly ready: Promise<void> = new Promise((resolve) => (this.markReady = resolve));
@@ -244,15 +264,13 @@ export class Arbiter {
         this.log.info(fields, 'worker exited');
       } else if (r.endedBy === 'stop' || r.endedBy === 'timeout') {
         // A timed-out worker was already reported when it was killed; it still counts as a crash.
-        if (r.endedBy === 'timeout') this.crashes.push(now);
+        if (r.endedBy === 'timeout') {
+          this.crashes.push(now);
+          killOrphans(r);
+        }
         this.log.info(fields, 'worker exited');
-      } else if (r.readyAt === 0) {
-        this.bootFailures += 1;
-        this.lastBootError = r.bootError ?? (r.endedBy === 'boot-timeout' ? `not listening after ${this.bootTimeoutMs()} ms` : describeExit(r.exit));
-        this.log.error({ ...fields, reason: this.lastBootError, failures: this.bootFailures }, 'worker failed to boot');
       } else {
-        this.crashes.push(now);
-        this.log.error({ ...fields, inFlight: r.inFlight }, 'worker died unexpectedly; replacing it');
+        this.died(r, fields, now);
       }
     }
     if (reaped === 0) return;
@@ -262,9 +280,36 @@ export class Arbiter {
     if (this.bootFailures >= MAX_BOOT_FAILURES && this.state === 'running') this.bootFailed();
   }
 
+  /**
+   * The restart policy for a worker the master did not end (see classifyDeath): a kill from
+   * outside is replaced at once and never counts as a boot failure; a boot failure and a crash
+   * count toward the back-off.
+   */
+  private died(r: WorkerRecord, fields: Record<string, unknown>, now: number): void {
+    killOrphans(r);
+    const kind = classifyDeath(r);
+    const inFlight = r.inFlight > 0 ? { inFlight: r.inFlight, requests: r.requests } : { inFlight: 0 };
+    if (kind === 'boot-failure') {
+      this.bootFailures += 1;
+      this.lastBootError = r.bootError ?? (r.endedBy === 'boot-timeout' ? `not listening after ${this.bootTimeoutMs()} ms` : describeExit(r.exit!));
+      this.log.error({ ...fields, reason: this.lastBootError, failures: this.bootFailures }, 'worker failed to boot');
+      return;
+    }
+    if (kind === 'crash') this.crashes.push(now);
+    this.log.error({ ...fields, death: kind, ...inFlight }, 'worker died unexpectedly; replacing it');
+  }
+
   /** Repeated boot failures: abandon a reload (keep the old workers), or give up with exit 1. */
   private bootFailed(): void {
     if (this.reloading && this.abandonReload(this.lastBootError, null)) return;
+    if (this.announced) {
+      // A pool that has served keeps trying (PHP-FPM's master never gives up on a pool): its
+      // clients are better served by a pool that comes back when the cause is fixed (a full
+      // disk, a missing directory) than by no process; the back-off keeps the retries cheap.
+      if (this.bootFailures % MAX_BOOT_FAILURES === 0) this.log.error({ failures: this.bootFailures, reason: this.lastBootError, retryMs: backoffMs(0, this.bootFailures) }, 'workers keep failing to boot; retrying with back-off');
+      return;
+    }
+    // Never served (gunicorn's HaltServer on WORKER_BOOT_ERROR): exit 1 so a supervisor sees it.
     this.log.fatal({ failures: this.bootFailures, reason: this.lastBootError }, `workers failed to boot ${this.bootFailures} times in a row (${this.lastBootError}); the pool master exits`);
     this.halt(1);
   }
@@ -283,13 +328,35 @@ export class Arbiter {
         // replacement of the same code is started.
         this.failsReload(r);
       } else if (r.state !== 'booting' && timeout > 0 && now - r.lastBeat > timeout) {
-        this.log.error({ worker: r.id, workerPid: r.pid, silentMs: now - r.lastBeat, inFlight: r.inFlight }, 'worker timed out (event loop blocked past --worker-timeout); killing it');
+        this.log.error({ worker: r.id, workerPid: r.pid, silentMs: now - r.lastBeat, inFlight: r.inFlight, requests: r.requests }, 'worker timed out (event loop blocked past --worker-timeout); killing it');
         r.endedBy ??= 'timeout';
         this.kill(r, 'SIGKILL');
       } else if (r.state === 'stopping' && now > r.deadline) {
-        this.log.warn({ worker: r.id, workerPid: r.pid, inFlight: r.inFlight }, 'worker did not finish in time; killing it');
+        this.log.warn({ worker: r.id, workerPid: r.pid, inFlight: r.inFlight, requests: r.requests }, 'worker did not finish in time; killing it');
         this.kill(r, 'SIGKILL');
       }
+    }
+  }
+
+  /** The keeper runs while the pool runs; one that died is replaced (at most once a second). */
+  private keep(): void {
+    if (this.keeper !== null || this.state !== 'running' || Date.now() < this.nextKeeperAt) return;
+    this.nextKeeperAt = Date.now() + 1000;
+    const keeper = forkKeeper(this.opts.listen, () => {
+      if (this.keeper === keeper) this.keeper = null;
+      this.queue.wake();
+    });
+    this.keeper = keeper;
+  }
+
+  /** Ends the keeper (last, once no worker is left); its exit closes the socket. */
+  private dropKeeper(): void {
+    const pid = this.keeper?.process.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone: its 'exit' event is on the way
     }
   }
 
@@ -297,12 +364,14 @@ export class Arbiter {
   private manage(): void {
     if (this.state === 'halted') return;
     if (this.state === 'stopping') {
+      if (this.workers.size === 0 && this.keeper !== null) return this.dropKeeper();
       if (this.workers.size === 0) {
         this.log.info({}, 'pool stopped');
         this.state = 'halted';
       }
       return;
     }
+    this.keep();
     const current = [...this.workers.values()].filter((r) => r.generation === this.generation && isActive(r));
     const now = Date.now();
     for (let n = current.length; n < this.target && now >= this.nextSpawnAt; n += 1) this.spawn();
@@ -389,6 +458,8 @@ export class Arbiter {
       case 'ff:heartbeat':
         r.inFlight = m.inFlight;
         r.served = m.served;
+        r.requests = m.requests ?? [];
+        r.groups = m.groups ?? [];
         return;
       case 'ff:retire':
         r.served = m.served;
@@ -460,5 +531,6 @@ export class Arbiter {
     this.exitCode = code;
     this.state = 'halted';
     for (const r of this.workers.values()) this.kill(r, 'SIGKILL');
+    this.dropKeeper();
   }
 }

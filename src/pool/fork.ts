@@ -1,5 +1,7 @@
 // How the master forks one worker: node:cluster setup (SCHED_NONE), the fork, its record and events.
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
+import type { ListenAddress } from '../config-parse.js';
+import { KEEPER_ENV } from './keeper.js';
 import { WORKER_CONFIG_ENV, isWorkerMessage, type WorkerConfig, type WorkerMessage } from './types.js';
 import type { WorkerRecord } from './worker-record.js';
 
@@ -39,6 +41,8 @@ export function forkWorker(config: WorkerConfig, bootTimeoutMs: number, events: 
     lastBeat: now,
     served: 0,
     inFlight: 0,
+    requests: [],
+    groups: [],
     deadline: now + bootTimeoutMs,
     endedBy: null,
     bootError: null,
@@ -61,4 +65,12 @@ export function forkWorker(config: WorkerConfig, bootTimeoutMs: number, events: 
     }
   });
   return r;
+}
+
+/** Forks the socket keeper (keeper.ts); `onExit` runs when it ends. */
+export function forkKeeper(listen: ListenAddress, onExit: () => void): Worker {
+  const keeper = cluster.fork({ [KEEPER_ENV]: JSON.stringify(listen) });
+  keeper.on('exit', onExit);
+  keeper.on('error', () => {});
+  return keeper;
 }

@@ -82,10 +82,19 @@ export type MasterMessage =
   /** Fast stop (SIGINT/SIGQUIT to the master): the same, with a short deadline. */
   | { readonly type: 'ff:quit'; readonly deadlineMs: number };
 
+/** A request in progress, as a worker reports it with its heartbeat (names what a death cut). */
+export interface InFlightRequest {
+  readonly reqId: string;
+  readonly script: string;
+  readonly method: string;
+  readonly uri: string;
+  readonly ms: number;
+}
+
 /** Worker -> master. Any message also counts as a heartbeat. */
 export type WorkerMessage =
   | { readonly type: 'ff:ready' }
-  | { readonly type: 'ff:heartbeat'; readonly inFlight: number; readonly served: number }
+  | { readonly type: 'ff:heartbeat'; readonly inFlight: number; readonly served: number; readonly requests?: readonly InFlightRequest[]; readonly groups?: readonly number[] }
   /** max-requests reached, or an uncaught exception: replace me; I serve until told to stop. */
   | { readonly type: 'ff:retire'; readonly served: number }
   /** The worker cannot start (bad listen address, port in use...): the reason, before exit 3. */

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { createResponder, type ResponderRequest } from '../fastcgi/server.js';
 import { createUwsgiResponder } from '../uwsgi/server.js';
 import { createScgiResponder } from '../scgi/server.js';
-import { createSpawner } from '../spawn/spawner.js';
+import { createSpawner, type SpawnedChild, type SpawnRequest } from '../spawn/spawner.js';
 import { writeCgiError } from './cgi-error.js';
 import { requestFromCgi } from '../app/handler.js';
 import { installLightRequest, lightRequestFromCgi } from '../app/light-request.js';
@@ -20,7 +20,7 @@ import { ScriptLocator, logScriptMiss, type LocatedScript, type ScriptMiss } fro
 import { LiveSet } from '../live-set.js';
 import { DEFAULT_PATH } from '../cgi/env-rule.js';
 import type { ImportFailure } from './reload-state.js';
-import { WORKER_BOOT_ERROR, isMasterMessage, type WorkerConfig, type WorkerMessage } from './types.js';
+import { WORKER_BOOT_ERROR, isMasterMessage, type InFlightRequest, type WorkerConfig, type WorkerMessage } from './types.js';
 
 /** booting -> serving -> (retiring: asked to be replaced, still serving) -> draining -> exiting. */
 export type WorkerLifecycle = 'booting' | 'serving' | 'retiring' | 'draining' | 'exiting';
@@ -29,18 +29,57 @@ export type WorkerLifecycle = 'booting' | 'serving' | 'retiring' | 'draining' | 
 const KILL_GRACE_MS = 2000;
 /** SIGINT/SIGQUIT: children get this long before the worker exits anyway. */
 const FAST_EXIT_MS = 500;
-/** How long a drain waits for the first bytes of connections accepted just before it. */
-const FRESH_CONNECTION_MS = 1000;
+/** Draining: an idle kept connection is closed once it has been quiet this long. */
+const DRAIN_QUIET_MS = 1000;
 
-async function untilTrue(cond: () => boolean, maxMs: number): Promise<void> {
-  const deadline = Date.now() + maxMs;
-  while (!cond() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+interface Tracked {
+  readonly r: ResponderRequest;
+  readonly at: number;
+  readonly seq: number;
+}
+
+/** The shortest gap between two reports sent because a request started. */
+const REPORT_GAP_MS = 20;
+/** At most this many in-progress requests ride on a heartbeat (the log line stays one line). */
+const REPORTED_REQUESTS = 16;
+
+/** The heartbeat's view of the requests in progress (the oldest first, capped). */
+function inProgress(running: Iterable<Tracked>): InFlightRequest[] {
+  const now = Date.now();
+  const all = [...running].sort((a, b) => a.at - b.at).slice(0, REPORTED_REQUESTS);
+  return all.map(({ r, at, seq }) => ({
+    // The front's request id when it passes one (X-Request-Id), else this worker's own count.
+    reqId: r.params.get('HTTP_X_REQUEST_ID') ?? `${process.pid}.${seq}`,
+    script: r.params.get('SCRIPT_NAME') ?? r.params.get('SCRIPT_FILENAME') ?? '',
+    method: r.params.get('REQUEST_METHOD') ?? '',
+    uri: r.params.get('REQUEST_URI') ?? '',
+    ms: now - at,
+  }));
 }
 
 export function runWorker(config: WorkerConfig, log: Logger): void {
   let state: WorkerLifecycle = 'booting';
   let inFlight = 0;
   let served = 0;
+  // The requests in progress, reported with each heartbeat so that the master's line for a
+  // worker that dies (or is killed at --worker-timeout) names what it cut.
+  const running = new LiveSet<Tracked>();
+  let seq = 0;
+  let lastReport = 0;
+  const beat = (): void => {
+    lastReport = Date.now();
+    const groups = spawner.stats().running > 0 ? spawner.groups() : undefined;
+    send({ type: 'ff:heartbeat', inFlight, served, requests: inFlight > 0 ? inProgress(running) : undefined, groups });
+  };
+  const track = (r: ResponderRequest): Tracked => {
+    const entry: Tracked = { r, at: Date.now(), seq: ++seq };
+    running.add(entry);
+    // Reported before the handler runs: a handler that blocks the event loop stops the
+    // heartbeat, and the master's timeout line must still name it. Rate-limited, so a busy worker
+    // sends at most one such report per REPORT_GAP_MS.
+    if (entry.at - lastReport >= REPORT_GAP_MS) beat();
+    return entry;
+  };
   const send = (m: WorkerMessage, cb?: () => void): void => {
     if (process.connected && process.send) process.send(m, undefined, {}, () => cb?.());
     else cb?.();
@@ -68,7 +107,9 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   // The Authorizer's job is the credentials: HTTP_AUTHORIZATION reaches its env (FastCGI 1.0 §6.3).
   const authorizers = new ModuleRunner(scripts.cgiTimeoutMs, log, light ? lightRequestFromCgi : requestFromCgi, true, () => {}, loadAuthorizer, sendAuthorizerResponse);
   const programOpts = {
-    spawner,
+    // Each program's process group reaches the master as soon as it runs, so that the master
+    // can end it if this worker dies without its own cleanup (SIGKILL at --worker-timeout).
+    spawner: { ...spawner, spawn: (req: SpawnRequest, signal?: AbortSignal) => spawner.spawn(req, signal).then(reported) },
     extraEnv: { ...scripts.passEnv, PATH: scripts.passEnv['PATH'] ?? DEFAULT_PATH },
     passAuthorization: scripts.passAuthorization,
     timeoutMs: scripts.cgiTimeoutMs,
@@ -78,6 +119,11 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   // names in SCRIPT_FILENAME (lighttpd sends the protected file's path there).
   const authorizerParams = scripts.authorizerScript === undefined ? null : new Map([['SCRIPT_FILENAME', scripts.authorizerScript]]);
   const authorizerProgramOpts = { ...programOpts, passAuthorization: true, extraEnv: { ...programOpts.extraEnv, ...FCGI_ROLE_AUTHORIZER } };
+
+  function reported(child: SpawnedChild): SpawnedChild {
+    beat();
+    return child;
+  }
 
   function dispatch(r: ResponderRequest): Promise<void> | void {
     const found = locator.locate(r.role === FCGI_AUTHORIZER && authorizerParams !== null ? authorizerParams : r.params);
@@ -98,17 +144,21 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
 
   function onRequest(r: ResponderRequest): Promise<void> | void {
     inFlight += 1;
+    const entry = track(r);
     let pending: Promise<void> | void = undefined;
     try {
       pending = dispatch(r);
     } catch (err) {
       failed(r, err);
     }
-    if (pending === undefined) return settled();
-    return pending.then(settled, (err: unknown) => {
-      failed(r, err);
-      settled();
-    });
+    if (pending === undefined) return settled(entry);
+    return pending.then(
+      () => settled(entry),
+      (err: unknown) => {
+        failed(r, err);
+        settled(entry);
+      },
+    );
   }
 
   function failed(r: ResponderRequest, err: unknown): void {
@@ -116,7 +166,8 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     writeCgiError(r, 'FF_INTERNAL', 1);
   }
 
-  function settled(): void {
+  function settled(entry: Tracked): void {
+    running.delete(entry);
     inFlight -= 1;
     served += 1;
     // --max-requests: ask for a replacement; keep serving until the master says stop, so the
@@ -130,12 +181,6 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   const responder = (config.protocol === 'uwsgi' ? createUwsgiResponder : config.protocol === 'scgi' ? createScgiResponder : createResponder)({ log, onRequest, authorizer: true });
   const server = net.createServer();
   responder.attach(server);
-  // Accepted connections, to tell a fresh one (its request still on the way) from an idle one.
-  const sockets = new LiveSet<net.Socket>();
-  server.on('connection', (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
   server.once('error', (err) => {
     if (state === 'booting') bootFailed(`cannot listen on the pool socket: ${err.message}`);
     else log.error({ err }, 'listening socket error');
@@ -164,7 +209,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     return true;
   }
 
-  const heartbeat = setInterval(() => send({ type: 'ff:heartbeat', inFlight, served }), config.heartbeatMs);
+  const heartbeat = setInterval(beat, config.heartbeatMs);
 
   /** Graceful: stop accepting, finish in-flight requests, close idle connections, exit 0. */
   async function drain(why: string): Promise<void> {
@@ -172,11 +217,10 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     state = 'draining';
     log.info({ reason: why, inFlight, served }, 'worker draining');
     server.close();
-    // A connection accepted just before the close has sent nothing yet: the responder would see
-    // it idle and close it, failing a request the client already committed to. Give fresh
-    // connections a moment to deliver their first record; only then close idle ones.
-    await untilTrue(() => [...sockets].every((s) => s.destroyed || s.bytesRead > 0), FRESH_CONNECTION_MS);
-    await responder.close(config.gracefulTimeoutMs);
+    // Kept connections close between requests only (see ResponderConnection): right after a
+    // response, or once quiet for DRAIN_QUIET_MS, which also covers a connection accepted just
+    // before the close whose first record is still on its way.
+    await responder.close(config.gracefulTimeoutMs, DRAIN_QUIET_MS);
     await spawner.close();
     exit(0);
   }
@@ -198,7 +242,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     clearInterval(heartbeat);
     // A last heartbeat carries the final count for the master's exit log line.
     const timer = setTimeout(() => process.exit(code), 200);
-    send({ type: 'ff:heartbeat', inFlight, served }, () => {
+    send({ type: 'ff:heartbeat', inFlight, served, requests: inProgress(running) }, () => {
       clearTimeout(timer);
       process.exit(code);
     });

@@ -95,6 +95,7 @@ export function createSpawner(options: SpawnerOptions, parentLog: Logger, intern
     backend: backend.name,
     spawn,
     stats: () => ({ running: slots.active, queued: slots.queued, spawned }),
+    groups: () => [...children].map((c) => c.pid),
     close,
   };
 }

@@ -71,6 +71,8 @@ export interface Spawner {
   spawn(request: SpawnRequest, signal?: AbortSignalLike): Promise<SpawnedChild>;
   /** Children running now, and requests waiting for a slot. */
   stats(): { running: number; queued: number; spawned: number };
+  /** Process group ids of the children running now (each child leads its own group). */
+  groups(): number[];
   /** Kills every child (TERM, grace, KILL) and waits until all are reaped. */
   close(): Promise<void>;
 }

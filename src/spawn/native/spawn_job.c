@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -33,6 +34,7 @@ typedef struct {
   const spawn_job_t *job;
   int in_fd, out_fd, err_fd; /* the child's ends (in_fd -1: /dev/null) */
   volatile int err;          /* set by the child when it cannot exec */
+  pid_t parent;              /* the spawning process, for the parent-death check */
 } child_args_t;
 
 /* The child, between clone and exec, on the parent's memory: only async-signal-safe calls. */
@@ -51,6 +53,10 @@ static int child_main(void *arg) {
   sigprocmask(SIG_SETMASK, &none, NULL);
   /* Its own process group: kill(-pid) reaches everything it forks. */
   if (setpgid(0, 0) < 0) goto fail;
+  /* Dies with the process that started it, even one ended by SIGKILL, which runs no cleanup
+   * (a pool worker killed at --worker-timeout); exec keeps it. The check covers a parent gone
+   * before the prctl. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != a->parent) _exit(127);
   /* RFC 3875 §4.2: the body on stdin (or /dev/null: EOF at once); §6: the response on stdout. */
   int in = a->in_fd >= 0 ? a->in_fd : open("/dev/null", O_RDONLY);
   if (in < 0 || dup2(in, 0) < 0 || dup2(a->out_fd, 1) < 0 || dup2(a->err_fd, 2) < 0) goto fail;
@@ -99,7 +105,7 @@ void spawn_job_run(spawn_job_t *job) {
     err = errno;
     goto done;
   }
-  child_args_t args = {.job = job, .in_fd = in[0], .out_fd = out[1], .err_fd = errp[1], .err = 0};
+  child_args_t args = {.job = job, .in_fd = in[0], .out_fd = out[1], .err_fd = errp[1], .err = 0, .parent = getpid()};
   _Alignas(16) char stack[CHILD_STACK_SIZE];
   /* Signals stay blocked from clone until the child has reset their handlers. */
   sigset_t all, saved;
