@@ -3,17 +3,18 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fcgiRequest, steadyLoad } from './fcgi-client.js';
+import { startServer } from '../helpers/server.js';
 import { ROOT, killAllPools, makeFixtureDir, scriptParams, sleep, startPool, type PoolProcess } from './harness.js';
 import { findNginx, freePort, get, nginxConfig, post, startNginx, stopNginx, upstreamErrors } from './nginx-peer.js';
 
 after(killAllPools);
 
-/** The master's children now (booting ones too), from /proc. */
-function childrenOf(pid: number): number[] {
+/** The master's workers now (booting ones too), from /proc: its children but the socket keeper. */
+function workersOf(pid: number): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -21,7 +22,8 @@ function childrenOf(pid: number): number[] {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       // The comm field may hold spaces: the ppid is the second field after its closing paren.
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(name));
+      if (ppid !== pid || !readFileSync(`/proc/${name}/cmdline`, 'latin1').includes('worker-main')) continue;
+      if (!readFileSync(`/proc/${name}/environ`, 'latin1').includes('FORKFAST_POOL_KEEPER=')) out.push(Number(name));
     } catch {
       // gone meanwhile
     }
@@ -29,13 +31,13 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-/** SIGKILL of a random child of the master every `everyMs` for `forMs`; resolves the kill count. */
-async function killRandomWorkers(pool: PoolProcess, everyMs: number, forMs: number): Promise<number> {
+/** SIGKILL of a random worker of `master` every `everyMs` for `forMs`; resolves the kill count. */
+async function killRandomWorkers(master: { pid: number }, everyMs: number, forMs: number): Promise<number> {
   let kills = 0;
   const end = Date.now() + forMs;
   while (Date.now() < end) {
     await sleep(everyMs);
-    const kids = childrenOf(pool.pid);
+    const kids = workersOf(master.pid);
     if (kids.length === 0) continue;
     try {
       process.kill(kids[Math.floor(Math.random() * kids.length)]!, 'SIGKILL');
@@ -55,7 +57,7 @@ async function assertRecovered(pool: PoolProcess, workers: number): Promise<void
   for (let i = 0; i < 4; i++) assert.equal((await fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'counter.mjs'))).status, 200);
 }
 
-test('SIGKILL of a random worker every 200 ms under load: never halted, failures bounded by what was in flight', { timeout: 60_000 }, async () => {
+test('SIGKILL of a random worker every 200 ms under load: never halted, failures bounded by what was in flight', { timeout: 60_000 }, async (t) => {
   const pool = await startPool({ workers: 2 });
   try {
     const concurrency = 8;
@@ -64,6 +66,7 @@ test('SIGKILL of a random worker every 200 ms under load: never halted, failures
     const kills = await killRandomWorkers(pool, 200, 3000);
     await assertRecovered(pool, 2);
     const report = await load.stop();
+    t.diagnostic(`pool: ${kills} kills, ${report.ok} ok, ${report.failed} failed`);
     // Each load loop has one request in flight: a kill cuts at most `concurrency` of them (a
     // request that meets no listener at all, both workers dead, fails too and is counted).
     assert.ok(report.failed <= kills * concurrency, `${report.failed} failed for ${kills} kills: ${report.errors.slice(0, 5).join('; ')}`);
@@ -142,6 +145,7 @@ test('behind nginx keep-alive: 10 SIGHUP reloads under POST and GET load fail no
       await sleep(150);
     }
     await load.stop();
+    t.diagnostic(`nginx, 10 reloads: ${load.ok} ok, ${load.failures.length} failed`);
     assert.deepEqual(load.failures.slice(0, 5), [], upstreamErrors(dir));
     assert.ok(load.ok > 300, `only ${load.ok} requests`);
   });
@@ -153,6 +157,7 @@ test('behind nginx keep-alive: --max-requests recycling under POST and GET load 
     await pool.waitUntil(() => pool.count('worker retiring; replacing it') >= 8, 60_000, 'eight recycled workers');
     await sleep(300);
     await load.stop();
+    t.diagnostic(`nginx, max-requests: ${pool.count('worker retiring; replacing it')} recycled, ${load.ok} ok, ${load.failures.length} failed`);
     assert.deepEqual(load.failures.slice(0, 5), [], upstreamErrors(dir));
   });
 });
@@ -165,7 +170,46 @@ test('behind nginx: SIGKILL of a random worker every 200 ms, failures bounded by
     const kills = await killRandomWorkers(pool, 200, 3000);
     await assertRecovered(pool, 2);
     await load.stop();
+    t.diagnostic(`nginx: ${kills} kills, ${load.ok} ok, ${load.failures.length} failed`);
     assert.ok(load.failures.length <= kills * concurrency, `${load.failures.length} failed for ${kills} kills`);
     assert.ok(load.ok > 0);
   });
+});
+
+test('serve: SIGKILL of a random pool worker every 200 ms under load, failures bounded by what was in flight', { timeout: 90_000 }, async (t) => {
+  const fixtures = makeFixtureDir();
+  const server = await startServer(['--workers', '2', '--cgi-bin', fixtures.cgiBin, '--log-level', 'info'], { timeoutMs: 30_000 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  try {
+    const concurrency = 8;
+    let running = true;
+    let ok = 0;
+    const failures: string[] = [];
+    const loops = Array.from({ length: concurrency }, async () => {
+      while (running) {
+        const r = await get(agent, server.port, '/fcgi-bin/slow.mjs?ms=5').catch((err: Error) => ({ status: 0, body: err.message }));
+        if (r.status === 200) ok += 1;
+        else failures.push(`${r.status} ${r.body.slice(0, 80)}`);
+      }
+    });
+    await sleep(300);
+    const kills = await killRandomWorkers({ pid: server.proc.pid! }, 200, 3000);
+    // Serving again afterwards (the pool never halted, the front did not give up on it).
+    const deadline = Date.now() + 20_000;
+    while ((await get(agent, server.port, '/fcgi-bin/counter.mjs').catch(() => ({ status: 0 }))).status !== 200) {
+      assert.ok(Date.now() < deadline, 'serve does not answer /fcgi-bin/ after the kills');
+      await sleep(200);
+    }
+    running = false;
+    await Promise.all(loops);
+    t.diagnostic(`serve: ${kills} kills, ${ok} ok, ${failures.length} failed`);
+    assert.equal(server.proc.exitCode, null);
+    assert.ok(kills >= 10, `only ${kills} kills`);
+    assert.ok(failures.length <= kills * concurrency, `${failures.length} failed for ${kills} kills: ${failures.slice(0, 5).join('; ')}`);
+    assert.equal(server.logs().filter((l) => Number(l['level']) >= 60).length, 0);
+  } finally {
+    agent.destroy();
+    await server.stop();
+    rmSync(fixtures.dir, { recursive: true, force: true });
+  }
 });
