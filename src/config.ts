@@ -55,7 +55,20 @@ export const POOL_OPTIONS: readonly OptionSpec[] = [
   { key: 'reload', flags: '--reload', description: 'edits go live (off unless --reload): an edited handler module in cgi-bin rolls new workers, as SIGHUP does', defaultValue: false, negatable: true },
   { key: 'authorizerScript', flags: '--authorizer-script <name>', description: 'script in --cgi-bin that answers every FastCGI Authorizer request (else SCRIPT_FILENAME names it)' },
   { key: 'protocol', flags: '--protocol <name>', description: 'what the web server speaks on --listen: fastcgi, uwsgi or scgi', defaultValue: 'fastcgi' },
+  { key: 'listenMode', flags: '--listen-mode <octal>', description: 'unix socket permissions, whatever the umask (PHP-FPM listen.mode)', defaultValue: '0660' },
+  { key: 'listenOwner', flags: '--listen-owner <user>', description: 'unix socket owner, a name or uid (PHP-FPM listen.owner)' },
+  { key: 'listenGroup', flags: '--listen-group <group>', description: 'unix socket group, a name or gid (PHP-FPM listen.group)' },
+  { key: 'allowedClients', flags: '--allowed-clients <addr,...>', description: 'TCP peers allowed to connect, others closed at accept (repeatable; default: any)', repeatable: true, defaultValue: [] },
 ];
+
+/** Who may connect to `forkfast pool` (PHP-FPM's listen.mode, listen.owner, listen.group, listen.allowed_clients). */
+export interface ListenAccess {
+  readonly mode: number;
+  readonly owner: string | undefined;
+  readonly group: string | undefined;
+  /** Empty: any peer. */
+  readonly allowedClients: readonly string[];
+}
 
 export interface Limits {
   readonly maxHeaderSize: number;
@@ -128,6 +141,7 @@ export interface PoolConfig {
   /** The protocol of --listen: nginx's fastcgi_pass, uwsgi_pass or scgi_pass. */
   readonly protocol: PoolProtocol;
   readonly logFile: string | undefined;
+  readonly access: ListenAccess;
 }
 
 export type PoolProtocol = 'fastcgi' | 'uwsgi' | 'scgi';
@@ -233,8 +247,20 @@ export function poolConfig(raw: RawSources): PoolConfig {
     logFile: r.take('logFile', optionalFile('--log-file')),
     reload: r.take('reload', (v) => p.parseBoolean(v, 'reload')),
     protocol: r.take('protocol', (v) => p.parseChoice(v, 'protocol', ['fastcgi', 'uwsgi', 'scgi'] as const)),
+    access: {
+      mode: r.take('listenMode', (v) => parseMode(v)),
+      owner: r.take('listenOwner', (v) => (v === undefined ? undefined : String(v))),
+      group: r.take('listenGroup', (v) => (v === undefined ? undefined : String(v))),
+      allowedClients: r.take('allowedClients', (v) => ([] as unknown[]).concat(v ?? []).flatMap((a) => String(a).split(',')).map((a) => a.trim()).filter((a) => a !== '')),
+    },
   });
 }
 
 /** The option table of a command, for `forkfast config`. */
 export const COMMAND_OPTIONS = { serve: SERVE_OPTIONS, pool: POOL_OPTIONS } as const;
+
+function parseMode(value: unknown): number {
+  const text = String(value).trim();
+  if (!/^0?[0-7]{3}$/.test(text)) throw new UsageError(`invalid listen mode "${text}" (expected octal permissions such as 0660)`);
+  return Number.parseInt(text, 8);
+}

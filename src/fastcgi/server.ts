@@ -81,6 +81,8 @@ export interface ResponderOptions {
    * server's own keep-alive timeout, nginx's is 60 s, so the web server closes first). 0: never.
    */
   readonly idleTimeoutMs?: number;
+  /** TCP peers allowed to connect (others are closed at accept with one log line); default any. */
+  readonly allowClient?: (remoteAddress: string | undefined) => boolean;
 }
 
 export interface ResponderStats {
@@ -172,6 +174,11 @@ export function createResponder(opts: ResponderOptions): Responder {
   };
 
   function handle(socket: Socket): void {
+    if (opts.allowClient !== undefined && socket.remoteAddress !== undefined && !opts.allowClient(socket.remoteAddress)) {
+      opts.log.warn({ remote: socket.remoteAddress }, 'FastCGI connection refused: peer not in --allowed-clients');
+      socket.destroy();
+      return;
+    }
     if (shared.closing || (conns.size >= maxConns && !shedOldestIdle())) {
       opts.log.warn({ connections: conns.size, maxConns }, 'FastCGI connection refused: FCGI_MAX_CONNS reached or closing');
       socket.destroy();

@@ -34,6 +34,8 @@ export interface ArbiterOptions extends Omit<PoolOptions, 'pidFile'> {
   readonly reread?: () => RereadOptions;
   /** See EmbeddedPoolOptions.onWorkerReady. */
   readonly onWorkerReady?: () => void;
+  /** The umask to give workers (the master's own may be narrowed while it binds a unix socket). */
+  readonly umask?: number;
 }
 
 /** What a reload may change without a restart: everything a worker receives at fork. */
@@ -433,6 +435,8 @@ export class Arbiter {
       // worker must not fail on a module that the serving generation never reloaded.
       preload: this.reloading ? [...this.loadedModules] : [],
       protocol: this.opts.protocol ?? 'fastcgi',
+      allowedClients: this.opts.access?.allowedClients ?? [],
+      umask: this.opts.umask ?? process.umask(),
     };
     const r = forkWorker(config, this.bootTimeoutMs(), {
       onMessage: (rec, m) => this.onMessage(rec, m),

@@ -11,6 +11,8 @@ import { Arbiter, type RereadOptions } from './arbiter.js';
 import { clearStaleSocket } from '../unix-socket.js';
 import type { PoolSignal } from './signals.js';
 import { removeReloadState, stateFileOf } from './reload-state.js';
+import { applySocketAccess, umaskFor } from './listen-access.js';
+import type { ListenAccess } from '../config.js';
 import { REOPEN_LOG_MESSAGE, type EmbeddedPoolOptions, type PoolOptions } from './types.js';
 
 /** The compiled worker entry, next to this file (dist/src/pool/worker-main.js). */
@@ -41,7 +43,9 @@ export async function runPool(options: PoolOptions, log: Logger, reloads: PoolRe
       return 1;
     }
     const stateFile = options.pidFile === undefined ? undefined : stateFileOf(options.pidFile);
-    const arbiter = new Arbiter({ ...options, ...reloads, stateFile, workerEntry: WORKER_ENTRY, pretty: prettyLogs() }, plog);
+    const umask = process.umask();
+    const arbiter = new Arbiter({ ...options, ...reloads, stateFile, workerEntry: WORKER_ENTRY, pretty: prettyLogs(), umask }, plog);
+    if (options.listen.kind === 'unix' && options.access !== undefined) guardSocket(arbiter, options.listen.path, options.access, umask, plog);
     arbiter.queue.install();
     try {
       return await arbiter.run();
@@ -106,6 +110,23 @@ export async function startEmbeddedPool(options: EmbeddedPoolOptions, log: Logge
       await done;
     },
   };
+}
+
+/**
+ * --listen-mode/owner/group: the socket is created under a narrowed umask (never wider than the
+ * mode, even for a moment), then chmod/chown once the pool is ready; the umask is then restored.
+ */
+function guardSocket(arbiter: Arbiter, path: string, access: ListenAccess, umask: number, log: Logger): void {
+  process.umask(umaskFor(access.mode));
+  void arbiter.ready.then(async () => {
+    process.umask(umask);
+    try {
+      await applySocketAccess(path, access);
+      log.info({ path, mode: access.mode.toString(8).padStart(4, '0'), owner: access.owner, group: access.group }, 'socket permissions set');
+    } catch (err) {
+      log.error({ path, err }, 'cannot set the socket permissions (--listen-mode, --listen-owner, --listen-group)');
+    }
+  });
 }
 
 function prettyLogs(): boolean {

@@ -5,7 +5,7 @@ import type { LogLevel } from '../log.js';
 import type { ImportFailure } from './reload-state.js';
 
 /** What `forkfast pool` needs: the lead's PoolConfig satisfies it as is. */
-export type PoolOptions = Pick<PoolConfig, 'listen' | 'logLevel' | 'scripts' | 'pool' | 'shutdownTimeoutMs' | 'pidFile'> & Partial<Pick<PoolConfig, 'protocol'>> & { readonly logFile?: string | undefined };
+export type PoolOptions = Pick<PoolConfig, 'listen' | 'logLevel' | 'scripts' | 'pool' | 'shutdownTimeoutMs' | 'pidFile'> & Partial<Pick<PoolConfig, 'protocol' | 'access'>> & { readonly logFile?: string | undefined };
 
 /** What `forkfast serve` needs for its embedded pool (the listen address is a private socket). */
 export interface EmbeddedPoolOptions {
@@ -63,6 +63,10 @@ export interface WorkerConfig {
   readonly preload: readonly string[];
   /** What the listening socket speaks (absent: FastCGI). */
   readonly protocol?: PoolProtocol;
+  /** TCP peers allowed to connect; empty: any. */
+  readonly allowedClients: readonly string[];
+  /** The umask the pool was started with: the master narrows its own while it binds the socket. */
+  readonly umask: number;
 }
 
 /** Master -> worker, apart from the lifecycle: reopen the log file (SIGUSR1 on the master). */

@@ -20,6 +20,7 @@ import { ScriptLocator, logScriptMiss, type LocatedScript, type ScriptMiss } fro
 import { LiveSet } from '../live-set.js';
 import { DEFAULT_PATH } from '../cgi/env-rule.js';
 import type { ImportFailure } from './reload-state.js';
+import { allowedClients } from './listen-access.js';
 import { WORKER_BOOT_ERROR, isMasterMessage, type InFlightRequest, type WorkerConfig, type WorkerMessage } from './types.js';
 
 /** booting -> serving -> (retiring: asked to be replaced, still serving) -> draining -> exiting. */
@@ -85,6 +86,8 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     else cb?.();
   };
 
+  // The caller's umask for what scripts create (the master narrows its own to bind the socket).
+  process.umask(config.umask);
   let cgiBin: string;
   try {
     cgiBin = realpathSync(config.scripts.cgiBin);
@@ -178,7 +181,8 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     }
   }
 
-  const responder = (config.protocol === 'uwsgi' ? createUwsgiResponder : config.protocol === 'scgi' ? createScgiResponder : createResponder)({ log, onRequest, authorizer: true });
+  const allowClient = allowedClients(config.allowedClients);
+  const responder = (config.protocol === 'uwsgi' ? createUwsgiResponder : config.protocol === 'scgi' ? createScgiResponder : createResponder)({ log, onRequest, authorizer: true, allowClient });
   const server = net.createServer();
   responder.attach(server);
   server.once('error', (err) => {

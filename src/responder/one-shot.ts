@@ -26,9 +26,11 @@ export interface OneShotOptions {
   readonly maxConns?: number;
   /** Unread body buffered before the socket stops reading (default 256 KiB). */
   readonly stdinBufferBytes?: number;
+  /** --allowed-clients: a peer it refuses is closed at accept. */
+  readonly allowClient?: ((remoteAddress: string) => boolean) | undefined;
 }
 
-interface Shared extends Required<Omit<OneShotOptions, 'decoder'>> {
+interface Shared extends Required<Omit<OneShotOptions, 'decoder' | 'allowClient'>> {
   readonly decoder: () => HeadDecoder;
   requestsActive: number;
   requestsTotal: number;
@@ -244,6 +246,11 @@ export function createOneShotResponder(opts: OneShotOptions): Responder {
   };
 
   function handle(socket: Socket): void {
+    if (opts.allowClient !== undefined && socket.remoteAddress !== undefined && !opts.allowClient(socket.remoteAddress)) {
+      opts.log.warn({ protocol: opts.protocol, remote: socket.remoteAddress }, 'connection refused: peer not in --allowed-clients');
+      socket.destroy();
+      return;
+    }
     if (shared.closing || conns.size >= shared.maxConns) {
       opts.log.warn({ protocol: opts.protocol, connections: conns.size, maxConns: shared.maxConns }, 'connection refused: too many connections or closing');
       socket.destroy();

@@ -7,6 +7,6 @@ import { ScgiDecoder } from './protocol.js';
 /** The netstring length is unbounded by the format: the same bound as a FastCGI PARAMS stream. */
 const MAX_HEADERS_BYTES = 256 * 1024;
 
-export function createScgiResponder(opts: { readonly log: Logger; readonly onRequest: RequestListener }): Responder {
-  return createOneShotResponder({ protocol: 'SCGI', log: opts.log, onRequest: opts.onRequest, decoder: () => new ScgiDecoder(MAX_HEADERS_BYTES) });
+export function createScgiResponder(opts: { readonly log: Logger; readonly onRequest: RequestListener; readonly allowClient?: ((remoteAddress: string) => boolean) | undefined }): Responder {
+  return createOneShotResponder({ protocol: 'SCGI', log: opts.log, onRequest: opts.onRequest, allowClient: opts.allowClient, decoder: () => new ScgiDecoder(MAX_HEADERS_BYTES) });
 }

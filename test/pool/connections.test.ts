@@ -1,7 +1,9 @@
 // Connection limits of a pool worker: idle connections cannot lock new clients out.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import net from 'node:net';
+import { freePort } from './nginx-peer.js';
 import { fcgiRequest } from './fcgi-client.js';
 import { counterParams, killAllPools, sleep, startPool } from './harness.js';
 
@@ -29,5 +31,48 @@ test('FCGI_MAX_CONNS idle connections do not lock out a new client: the longest 
   } finally {
     for (const s of idle) s.destroy();
     await pool.close();
+  }
+});
+
+test('the unix socket has --listen-mode (0660 by default) whatever the umask', { timeout: 60_000 }, async () => {
+  const old = process.umask(0);
+  let pool;
+  try {
+    pool = await startPool({ workers: 1 });
+  } finally {
+    process.umask(old);
+  }
+  try {
+    await pool.waitFor((l) => l.msg === 'socket permissions set', 10_000, 'socket permissions');
+    assert.equal(statSync((pool.address as { path: string }).path).mode & 0o777, 0o660);
+    assert.equal((await fcgiRequest(pool.address, counterParams(pool.cgiBin))).status, 200);
+  } finally {
+    await pool.close();
+  }
+  const narrow = await startPool({ workers: 1, extraArgs: ['--listen-mode', '0600'] });
+  try {
+    await narrow.waitFor((l) => l.msg === 'socket permissions set', 10_000, 'socket permissions');
+    assert.equal(statSync((narrow.address as { path: string }).path).mode & 0o777, 0o600);
+  } finally {
+    await narrow.close();
+  }
+});
+
+test('--allowed-clients: other TCP peers are closed at accept with one log line', { timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const pool = await startPool({ workers: 1, listen: `127.0.0.1:${port}`, extraArgs: ['--allowed-clients', '192.0.2.1'] });
+  try {
+    const refused = await fcgiRequest(pool.address, counterParams(pool.cgiBin), { timeoutMs: 5000 }).catch((err: Error) => err);
+    assert.ok(refused instanceof Error);
+    await pool.waitFor((l) => /not in --allowed-clients/.test(l.msg) && l['remote'] === '127.0.0.1', 5000, 'the refusal line');
+  } finally {
+    await pool.close();
+  }
+  const port2 = await freePort();
+  const open = await startPool({ workers: 1, listen: `127.0.0.1:${port2}`, extraArgs: ['--allowed-clients', '192.0.2.1,127.0.0.1'] });
+  try {
+    assert.equal((await fcgiRequest(open.address, counterParams(open.cgiBin))).status, 200);
+  } finally {
+    await open.close();
   }
 });
