@@ -11,11 +11,10 @@ import { WakeQueue, type PoolEvent } from './signals.js';
 import { formatImportFailure } from './import-error.js';
 import type { ImportFailure, ReloadState } from './reload-state.js';
 import { ReloadTracker } from './reload-tracker.js';
-import type { Worker } from 'node:cluster';
-import { forkKeeper, forkWorker, setupCluster } from './fork.js';
+import { KeeperSlot, forkWorker, setupCluster } from './fork.js';
 import type { PoolState, WorkerConfig, WorkerMessage } from './types.js';
 import type { PoolOptions } from './types.js';
-import { CRASH_WINDOW_MS, MAX_BOOT_FAILURES, backoffMs, classifyDeath, describeExit, isActive, type WorkerRecord } from './worker-record.js';
+import { CRASH_WINDOW_MS, MAX_BOOT_FAILURES, backoffMs, classifyDeath, describeExit, isActive, killOrphans, type WorkerRecord } from './worker-record.js';
 
 export interface ArbiterOptions extends Omit<PoolOptions, 'pidFile'> {
   /** The compiled worker entry (worker-main.js). */
@@ -48,22 +47,6 @@ const BOOT_TIMEOUT_MS = 30_000;
 /** SIGINT/SIGQUIT: in-flight requests get this long, then workers quit (SIGKILL a little later). */
 export const FAST_STOP_MS = 1000;
 
-/**
- * The programs of a worker that died without its cleanup (SIGKILL, a crash): each led its own
- * process group, and the group outlives its leader (a background grandchild). The leader itself
- * got SIGKILL from the kernel (PR_SET_PDEATHSIG, native spawner); this ends the rest. A group id
- * is not reused while any process of the group lives, so a group still there is still ours.
- */
-function killOrphans(r: WorkerRecord): void {
-  for (const pgid of r.groups) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // ESRCH: the group is already empty.
-    }
-  }
-}
-
 export class Arbiter {
   state: PoolState = 'running';
   private target: number;
@@ -88,8 +71,7 @@ export class Arbiter {
   /** Generations whose reload was abandoned: their workers' exits are planned. */
   private readonly abandoned = new Set<number>();
   /** The socket keeper (keeper.ts): holds the listening socket while no worker does. */
-  private keeper: Worker | null = null;
-  private nextKeeperAt = 0;
+  private readonly keeper: KeeperSlot;
   private markReady: () => void = () => {};
   /** Resolves when the pool first reached its target of ready workers. */
   readonly ready: Promise<void> = new Promise((resolve) => (this.markReady = resolve));
@@ -100,6 +82,7 @@ export class Arbiter {
   ) {
     this.target = opts.pool.workers;
     this.reloads = new ReloadTracker(opts.stateFile);
+    this.keeper = new KeeperSlot(opts.listen, () => this.queue.wake());
   }
 
   /** Runs until every worker is gone after a stop, or the pool halted; resolves the exit code. */
@@ -340,40 +323,18 @@ export class Arbiter {
     }
   }
 
-  /** The keeper runs while the pool runs; one that died is replaced (at most once a second). */
-  private keep(): void {
-    if (this.keeper !== null || this.state !== 'running' || Date.now() < this.nextKeeperAt) return;
-    this.nextKeeperAt = Date.now() + 1000;
-    const keeper = forkKeeper(this.opts.listen, () => {
-      if (this.keeper === keeper) this.keeper = null;
-      this.queue.wake();
-    });
-    this.keeper = keeper;
-  }
-
-  /** Ends the keeper (last, once no worker is left); its exit closes the socket. */
-  private dropKeeper(): void {
-    const pid = this.keeper?.process.pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone: its 'exit' event is on the way
-    }
-  }
-
   /** manage: reach the target count of the current generation, then retire outgoing workers. */
   private manage(): void {
     if (this.state === 'halted') return;
     if (this.state === 'stopping') {
-      if (this.workers.size === 0 && this.keeper !== null) return this.dropKeeper();
+      if (this.workers.size === 0 && this.keeper.running) return this.keeper.drop();
       if (this.workers.size === 0) {
         this.log.info({}, 'pool stopped');
         this.state = 'halted';
       }
       return;
     }
-    this.keep();
+    this.keeper.ensure();
     const current = [...this.workers.values()].filter((r) => r.generation === this.generation && isActive(r));
     const now = Date.now();
     for (let n = current.length; n < this.target && now >= this.nextSpawnAt; n += 1) this.spawn();
@@ -535,6 +496,6 @@ export class Arbiter {
     this.exitCode = code;
     this.state = 'halted';
     for (const r of this.workers.values()) this.kill(r, 'SIGKILL');
-    this.dropKeeper();
+    this.keeper.drop();
   }
 }

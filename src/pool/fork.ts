@@ -67,10 +67,45 @@ export function forkWorker(config: WorkerConfig, bootTimeoutMs: number, events: 
   return r;
 }
 
-/** Forks the socket keeper (keeper.ts); `onExit` runs when it ends. */
-export function forkKeeper(listen: ListenAddress, onExit: () => void): Worker {
-  const keeper = cluster.fork({ [KEEPER_ENV]: JSON.stringify(listen) });
-  keeper.on('exit', onExit);
-  keeper.on('error', () => {});
-  return keeper;
+/**
+ * The socket keeper (keeper.ts) as the master runs it: one while the pool runs, a dead one
+ * replaced at most once a second, ended last when the pool stops (its exit closes the socket).
+ */
+export class KeeperSlot {
+  private keeper: Worker | null = null;
+  private nextAt = 0;
+
+  constructor(
+    private readonly listen: ListenAddress,
+    /** Called when the keeper exits (the master's loop acts on it). */
+    private readonly onExit: () => void,
+  ) {}
+
+  get running(): boolean {
+    return this.keeper !== null;
+  }
+
+  /** Forks a keeper if none runs (and the last one did not start within the second). */
+  ensure(): void {
+    if (this.keeper !== null || Date.now() < this.nextAt) return;
+    this.nextAt = Date.now() + 1000;
+    const keeper = cluster.fork({ [KEEPER_ENV]: JSON.stringify(this.listen) });
+    keeper.on('error', () => {});
+    keeper.on('exit', () => {
+      if (this.keeper === keeper) this.keeper = null;
+      this.onExit();
+    });
+    this.keeper = keeper;
+  }
+
+  /** SIGKILL: it runs no code of its own (its event loop is blocked). */
+  drop(): void {
+    const pid = this.keeper?.process.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone: its 'exit' event is on the way
+    }
+  }
 }

@@ -82,3 +82,19 @@ export function describeExit(exit: { code: number | null; signal: string | null 
 export function isActive(r: WorkerRecord): boolean {
   return r.state === 'booting' || r.state === 'ready';
 }
+
+/**
+ * The programs of a worker that died without its cleanup (SIGKILL, a crash): each led its own
+ * process group, and the group outlives its leader (a background grandchild). The leader itself
+ * got SIGKILL from the kernel (PR_SET_PDEATHSIG, native spawner); this ends the rest. A group id
+ * is not reused while any process of the group lives, so a group still there is still ours.
+ */
+export function killOrphans(r: WorkerRecord): void {
+  for (const pgid of r.groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is already empty.
+    }
+  }
+}

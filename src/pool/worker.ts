@@ -21,6 +21,7 @@ import { LiveSet } from '../live-set.js';
 import { DEFAULT_PATH } from '../cgi/env-rule.js';
 import type { ImportFailure } from './reload-state.js';
 import { allowedClients } from './listen-access.js';
+import { capModuleStderr } from './module-stderr.js';
 import { WORKER_BOOT_ERROR, isMasterMessage, type InFlightRequest, type WorkerConfig, type WorkerMessage } from './types.js';
 
 /** booting -> serving -> (retiring: asked to be replaced, still serving) -> draining -> exiting. */
@@ -86,6 +87,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     else cb?.();
   };
 
+  capModuleStderr(log);
   // The caller's umask for what scripts create (the master narrows its own to bind the socket).
   process.umask(config.umask);
   let cgiBin: string;

@@ -1,11 +1,12 @@
 // Connection limits of a pool worker: idle connections cannot lock new clients out.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import net from 'node:net';
 import { freePort } from './nginx-peer.js';
 import { fcgiRequest } from './fcgi-client.js';
-import { counterParams, killAllPools, sleep, startPool } from './harness.js';
+import { counterParams, killAllPools, makeFixtureDir, scriptParams, sleep, startPool } from './harness.js';
 
 after(killAllPools);
 
@@ -74,5 +75,27 @@ test('--allowed-clients: other TCP peers are closed at accept with one log line'
     assert.equal((await fcgiRequest(open.address, counterParams(open.cgiBin))).status, 200);
   } finally {
     await open.close();
+  }
+});
+
+test('a handler module\'s stderr is tagged as worker log lines and capped (64 KiB a second)', { timeout: 60_000 }, async () => {
+  const fixtures = makeFixtureDir();
+  writeFileSync(join(fixtures.cgiBin, 'noisy.mjs'), "export default () => { for (let i = 0; i < 400; i++) console.error('x'.repeat(1023)); return new Response('noisy\\n'); };\n");
+  const pool = await startPool({ workers: 1 }, fixtures);
+  try {
+    assert.equal((await fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'noisy.mjs'))).status, 200);
+    await sleep(1100);
+    assert.equal((await fcgiRequest(pool.address, scriptParams(pool.cgiBin, 'noisy.mjs'))).status, 200);
+    await pool.waitFor((l) => /the rest was dropped/.test(l.msg), 5000, 'the dropped line');
+    const kept = pool.lines.filter((l) => l.msg === 'handler module wrote to stderr');
+    assert.ok(kept.length > 0 && typeof kept[0]!['worker'] === 'number', JSON.stringify(kept[0]));
+    // Two windows at most: 2 × 64 KiB of the 800 KiB written; none of it raw on stderr.
+    const bytes = kept.reduce((n, l) => n + String(l['stderr']).length + 1, 0);
+    assert.ok(bytes <= 2 * 64 * 1024, `${bytes} bytes kept`);
+    assert.ok(!pool.stderr.join('').includes('xxxxxxxx'), 'raw handler stderr reached the master');
+    const dropped = pool.lines.find((l) => /the rest was dropped/.test(l.msg))!;
+    assert.ok((dropped['droppedBytes'] as number) > 300 * 1024, JSON.stringify(dropped));
+  } finally {
+    await pool.close();
   }
 });
