@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { UsageError } from './errors.js';
 import * as p from './config-parse.js';
 import { ConfigProblems, OptionReader, mergeSources, type OptionSpec, type RawSources } from './config-sources.js';
+import { STATUS_OPTIONS, POOL_STATUS_OPTIONS, parseStatusOptions, type StatusOptions } from './ops/status-options.js';
 
 export type { ListenAddress } from './config-parse.js';
 export { envName, mergeSources, type OptionSpec, type RawSources, type ValueSource } from './config-sources.js';
@@ -28,6 +29,7 @@ const common: OptionSpec[] = [
   { key: 'passAuthorization', flags: '--pass-authorization', description: 'give scripts the Authorization header (HTTP_AUTHORIZATION)' },
   { key: 'shutdownTimeout', flags: '--shutdown-timeout <s>', description: 'graceful stop deadline', defaultValue: '10' },
   { key: 'pid', flags: '--pid <file>', description: 'write the master pid to this file (for forkfast reload and stop)' },
+  ...STATUS_OPTIONS,
 ];
 
 export const SERVE_OPTIONS: readonly OptionSpec[] = [
@@ -59,6 +61,7 @@ export const POOL_OPTIONS: readonly OptionSpec[] = [
   { key: 'listenOwner', flags: '--listen-owner <user>', description: 'unix socket owner, a name or uid (PHP-FPM listen.owner)' },
   { key: 'listenGroup', flags: '--listen-group <group>', description: 'unix socket group, a name or gid (PHP-FPM listen.group)' },
   { key: 'allowedClients', flags: '--allowed-clients <addr,...>', description: 'TCP peers allowed to connect, others closed at accept (repeatable; default: any)', repeatable: true, defaultValue: [] },
+  ...POOL_STATUS_OPTIONS,
 ];
 
 /** Who may connect to `forkfast pool` (PHP-FPM's listen.mode, listen.owner, listen.group, listen.allowed_clients). */
@@ -126,6 +129,7 @@ export interface ServeConfig {
   readonly logFile: string | undefined;
   readonly accessLog: AccessLogFormat;
   readonly accessLogFile: string | undefined;
+  readonly status: StatusOptions;
 }
 
 export type AccessLogFormat = 'off' | 'json' | 'combined';
@@ -142,6 +146,7 @@ export interface PoolConfig {
   readonly protocol: PoolProtocol;
   readonly logFile: string | undefined;
   readonly access: ListenAccess;
+  readonly status: StatusOptions;
 }
 
 export type PoolProtocol = 'fastcgi' | 'uwsgi' | 'scgi';
@@ -231,6 +236,7 @@ export function serveConfig(raw: RawSources): ServeConfig {
     logFile: r.take('logFile', optionalFile('--log-file')),
     accessLog: r.take('accessLog', (v) => p.parseChoice(v, 'access log format', ['json', 'combined', 'off'] as const)),
     accessLogFile: r.take('accessLogFile', optionalFile('--access-log-file')),
+    status: r.take('status', () => parseStatusOptions(r.merged.values)),
   });
 }
 
@@ -253,6 +259,7 @@ export function poolConfig(raw: RawSources): PoolConfig {
       group: r.take('listenGroup', (v) => (v === undefined ? undefined : String(v))),
       allowedClients: r.take('allowedClients', (v) => ([] as unknown[]).concat(v ?? []).flatMap((a) => String(a).split(',')).map((a) => a.trim()).filter((a) => a !== '')),
     },
+    status: r.take('status', () => parseStatusOptions(r.merged.values)),
   });
 }
 

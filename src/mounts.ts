@@ -2,7 +2,11 @@
 import type { ServeConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { Mount } from './http/route.js';
-import { createStatusMount, type StatsSource } from './ops/status.js';
+import { createStatusMount } from './ops/status.js';
+import { allowList } from './ops/status-options.js';
+import { createMetrics } from './ops/metrics.js';
+import { RequestCounts } from './ops/request-counts.js';
+import { serveStatus, type FrontFigures } from './ops/serve-status.js';
 import { createStaticMount } from './static/serve.js';
 import { createCgiMount } from './cgi/mount.js';
 import { createSpawner, defaultSpawnerOptions } from './spawn/spawner.js';
@@ -12,21 +16,14 @@ import { startEmbeddedPool, type EmbeddedPool, type EmbeddedPoolExtras } from '.
 import { withAuthorizers } from './http/authorizer.js';
 import { createFastcgiClient } from './fastcgi/client.js';
 
-/** Status pages show flat name/value pairs; nested stats become dotted names. */
-function flatten(obj: object, prefix = ''): Record<string, number | string> {
-  const out: Record<string, number | string> = {};
-  for (const [k, v] of Object.entries(obj)) {
-    if (typeof v === 'number' || typeof v === 'string') out[prefix + k] = v;
-    else if (v && typeof v === 'object') Object.assign(out, flatten(v as object, `${prefix}${k}.`));
-  }
-  return out;
-}
-
 export interface BuiltMounts {
   readonly mounts: Mount[];
   /** Fields for the 'listening' log line. */
   readonly describe: Record<string, unknown>;
-  addSource(name: string, source: StatsSource): void;
+  /** The front's request counts for /-/metrics (undefined with --status off). */
+  readonly counts: RequestCounts | undefined;
+  /** The front tells the status page its own figures (in-flight requests). */
+  setFront(figures: FrontFigures): void;
   /** Releases the shared resources (spawner, embedded pool), after the front closed its mounts. */
   close(): Promise<void>;
   /** The same at once: every worker and every forked script killed (a second stop signal). */
@@ -36,21 +33,18 @@ export interface BuiltMounts {
 }
 
 export async function buildMounts(config: ServeConfig, log: Logger, version: string, poolExtras: EmbeddedPoolExtras = {}): Promise<BuiltMounts> {
-  const sources: Record<string, StatsSource> = {};
   const s = config.scripts;
   const spawner = createSpawner(
     { ...defaultSpawnerOptions(availableParallelism()), maxChildren: s.maxChildren, queueSize: s.queueSize, backend: s.spawnBackend },
     log,
   );
-  sources['cgi'] = () => ({ backend: spawner.backend, ...spawner.stats() });
   // /fcgi-bin/: external pools when --upstream is given, else an embedded pool on a private socket.
   // The embedded pool tells the client when a worker listens, so requests that found no worker
   // listening (all of them restarting) go as soon as one is back.
   let workerReady = (): void => {};
   const pool = config.upstreams.length > 0
     ? undefined
-    : await startEmbeddedPool({ logLevel: config.logLevel, logFile: config.logFile, scripts: s, pool: config.pool, shutdownTimeoutMs: config.limits.shutdownTimeoutMs, onWorkerReady: () => workerReady() }, log, poolExtras);
-  if (pool) sources['pool'] = () => flatten(pool.stats());
+    : await startEmbeddedPool({ logLevel: config.logLevel, logFile: config.logFile, scripts: s, pool: config.pool, shutdownTimeoutMs: config.limits.shutdownTimeoutMs, status: config.status, onWorkerReady: () => workerReady() }, log, poolExtras);
   const upstreams = pool ? [`unix:${pool.address}`] : [...config.upstreams];
   const serverSoftware = `forkfast/${version}`;
   const limits = { maxBodySize: config.limits.maxBodySize, maxHeaderBytes: 64 * 1024 };
@@ -59,6 +53,22 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
   // About two connections per worker, so the kernel spreads them over every worker.
   const fcgiClient = createFastcgiClient({ upstreams, spreadConns: Math.max(2, 2 * config.pool.workers), workers: pool ? config.pool.workers : undefined, ...readTimeout, log: fcgiLog });
   workerReady = () => fcgiClient.upstreamReady();
+  const upstreamErrors: Record<string, number> = {};
+  const onUpstreamError = (code: string): void => {
+    upstreamErrors[code] = (upstreamErrors[code] ?? 0) + 1;
+  };
+  let front: FrontFigures = { inFlight: () => 0 };
+  const ops = config.status.enabled ? (() => {
+    const counts = new RequestCounts();
+    const status = (full: boolean) => serveStatus({ version, pool, spawner, front, counts, poolName: config.status.poolName }, full);
+    const pages = {
+      allowed: allowList(config.status.allow),
+      status,
+      metrics: createMetrics({ counts, upstreamErrors, status: () => status(false) }),
+      paths: { status: ['/-/status'], ping: '/-/ping', metrics: '/-/metrics' },
+    };
+    return { counts, pages };
+  })() : undefined;
   const unguarded: Mount[] = [
     createFastcgiMount({
       prefix: '/fcgi-bin/',
@@ -73,6 +83,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
       limits,
       passAuthorization: s.passAuthorization,
       serverSoftware,
+      onUpstreamError,
     }),
     ...config.fastcgiMounts.map((m) =>
       createFastcgiMount({
@@ -83,9 +94,10 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
         limits,
         passAuthorization: s.passAuthorization,
         serverSoftware,
+        onUpstreamError,
       }),
     ),
-    createStatusMount({ sources, version }),
+    ...(ops ? [createStatusMount(ops.pages)] : []),
     createStaticMount({ root: config.publicDir, log: log.child({ component: 'static' }) }),
     createCgiMount({
       cgiBin: s.cgiBin,
@@ -108,8 +120,9 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
   return {
     mounts,
     describe: { spawnBackend: spawner.backend, fcgiUpstreams: upstreams, workers: pool ? config.pool.workers : undefined },
-    addSource: (name, source) => {
-      sources[name] = source;
+    counts: ops?.counts,
+    setFront: (figures) => {
+      front = figures;
     },
     close: closeAll,
     kill: async () => {

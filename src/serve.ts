@@ -53,8 +53,8 @@ async function serve(config: ServeConfig, log: Logger, access: LogOutputs['acces
     // The embedded pool could not boot: it has already removed its socket directory.
     return fail(log, (err as Error).message, {});
   }
-  const front = createFront({ mounts: built.mounts, log, limits: config.limits, access });
-  built.addSource('http', () => ({ inFlight: front.inFlight(), uptimeSeconds: Math.round(process.uptime()) }));
+  const front = createFront({ mounts: built.mounts, log, limits: config.limits, access, counts: built.counts });
+  built.setFront(front);
 
   try {
     const where = await front.listen(config.listen);

@@ -54,6 +54,8 @@ export interface FastcgiMountOptions {
   readonly stderrLoggedUpstream?: boolean;
   /** Send the front's request id as the REQUEST_ID parameter (the pool's log lines carry it). */
   readonly sendRequestId?: boolean;
+  /** Counts an upstream failure by its FastcgiErrorCode, for /-/metrics. */
+  readonly onUpstreamError?: (code: string) => void;
 }
 
 type Target = GatewayTarget;
@@ -68,6 +70,7 @@ class FastcgiRun implements ScriptRun {
   constructor(
     private readonly response: FastcgiResponse,
     private readonly gone: ClientGone,
+    private readonly onUpstreamError: ((code: string) => void) | undefined,
   ) {
     this.over = response.ended.then(noop, noop);
   }
@@ -91,6 +94,7 @@ class FastcgiRun implements ScriptRun {
     // The head is bad: if the exchange already failed, its error says why (504 on a timeout).
     const why = await Promise.race([this.response.ended.then(() => null, (e: unknown) => e), new Promise<null>((r) => setImmediate(r, null))]);
     this.gone.abort();
+    if (isFastcgiError(why) && why.code !== 'FCGI_ABORTED') this.onUpstreamError?.(why.code);
     if (isFastcgiError(why)) return why.code === 'FCGI_ABORTED' ? null : { kind: 'fastcgi', err: why };
     return malformed;
   }
@@ -135,10 +139,11 @@ export function createFastcgiMount(opts: FastcgiMountOptions): Mount {
           signal: gone,
           onStderr: onStderr ?? ((chunk) => ctx.log.warn({ script: name, line: chunk.toString('utf8', 0, Math.min(chunk.length, 4096)) }, 'script stderr')),
         });
-        return new FastcgiRun(response, gone);
+        return new FastcgiRun(response, gone, opts.onUpstreamError);
       } catch (err) {
         if (gone.aborted) throw new StartFailed(null);
         if (!isFastcgiError(err)) throw err;
+        opts.onUpstreamError?.(err.code);
         throw new StartFailed({ kind: 'fastcgi', err });
       }
     },

@@ -9,6 +9,7 @@ import { clearStaleSocket } from '../unix-socket.js';
 import { sendError } from '../errors.js';
 import type { Mount, RouteKind } from './route.js';
 import type { AccessLog } from './access-log.js';
+import type { RequestCounts } from '../ops/request-counts.js';
 
 export interface FrontOptions {
   readonly mounts: readonly Mount[];
@@ -16,6 +17,8 @@ export interface FrontOptions {
   readonly limits: Limits;
   /** The access log; none: no line, and none of its inputs measured. */
   readonly access?: AccessLog | undefined;
+  /** Per-request counts for /-/metrics (ops/request-counts.ts); absent with --status off. */
+  readonly counts?: RequestCounts | undefined;
 }
 
 export interface Front {
@@ -32,7 +35,7 @@ const STATUS_FOR_PARSE_ERROR: Record<string, number> = {
 };
 
 export function createFront(opts: FrontOptions): Front {
-  const { log, limits, access } = opts;
+  const { log, limits, access, counts } = opts;
   const dispatcher = new Dispatcher(opts.mounts);
   const prefix = process.pid.toString(36) + '-';
   let seq = 0;
@@ -45,13 +48,17 @@ export function createFront(opts: FrontOptions): Front {
     // performance.now(): a double, where hrtime.bigint() allocates two BigInts per request.
     const started = logging ? performance.now() : 0;
     const socket = req.socket;
-    const bytesBefore = logging ? socket.bytesWritten : 0;
+    const counting = counts !== undefined;
+    const bytesBefore = logging || counting ? socket.bytesWritten : 0;
+    const t0 = counting ? performance.now() : 0;
+    const readBefore = counting ? socket.bytesRead : 0;
     const route: { kind: RouteKind } = { kind: 'static' };
     inFlight++;
     res.setHeader('x-request-id', id);
     // A ServerResponse emits 'close' once, after 'finish' or when the connection went first.
     const done = (): void => {
       inFlight--;
+      if (counting) counts.observe(route.kind, req.url ?? '/', res.statusCode, performance.now() - t0, socket.bytesRead - readBefore, socket.bytesWritten - bytesBefore);
       if (!logging) return;
       access.record(req, res, id, socket.bytesWritten - bytesBefore, Math.round((performance.now() - started) * 1000) / 1000, route.kind);
     };

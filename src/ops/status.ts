@@ -1,83 +1,60 @@
-// Operations pages: /-/status (JSON, or HTML for browsers) and /-/metrics (Prometheus text).
+// Operations pages: /-/status (PHP-FPM's fields and formats), /-/ping and /-/metrics (Prometheus),
+// for `serve`'s mount and the pool's stats listener alike.
 import type { Mount } from '../http/route.js';
 import { sendError } from '../errors.js';
+import type { AllowCheck } from './status-options.js';
+import { renderStatus, statusFormat, type StatusDocument } from './status-render.js';
+import type { MetricsPage } from './metrics.js';
 
-/** A named group of gauges/counters that some component reports (front, spawner, pool...). */
-export type StatsSource = () => Record<string, number | string>;
-
-export interface StatusOptions {
-  readonly sources: Readonly<Record<string, StatsSource>>;
-  readonly version: string;
+export interface OpsPages {
+  readonly allowed: AllowCheck;
+  readonly status: (full: boolean) => Promise<StatusDocument>;
+  readonly metrics: MetricsPage;
+  /** The paths answered: `serve` uses /-/status, the stats listener /status (and / too). */
+  readonly paths: { readonly status: readonly string[]; readonly ping: string; readonly metrics: string };
 }
 
-export function collect(sources: Readonly<Record<string, StatsSource>>): Record<string, Record<string, number | string>> {
-  const out: Record<string, Record<string, number | string>> = {};
-  for (const [name, source] of Object.entries(sources)) {
-    try {
-      out[name] = source();
-    } catch (err) {
-      out[name] = { error: (err as Error).message };
-    }
+export interface OpsAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+const NO_STORE = { 'cache-control': 'no-store' };
+
+/**
+ * The answer for one request, or null when the path is not an ops page. A client outside the
+ * allow list gets 403 and an empty body: the pages name scripts and URIs, the refusal nothing.
+ */
+export async function answerOps(pages: OpsPages, req: { method: string; path: string; query: string; accept: string; remote: string | undefined }): Promise<OpsAnswer | null> {
+  const { paths } = pages;
+  const isStatus = paths.status.includes(req.path);
+  if (!isStatus && req.path !== paths.ping && req.path !== paths.metrics) return null;
+  if (!pages.allowed(req.remote)) return { status: 403, headers: { 'content-length': '0' }, body: '' };
+  if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, headers: { allow: 'GET, HEAD', 'content-length': '0' }, body: '' };
+  if (req.path === paths.ping) return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', ...NO_STORE }, body: 'pong\n' };
+  if (req.path === paths.metrics) {
+    const m = await pages.metrics.render();
+    return { status: 200, headers: { 'content-type': m.type, ...NO_STORE }, body: m.body };
   }
-  return out;
+  // A browser gets the page that refreshes itself; scripts get JSON unless they ask otherwise.
+  const format = statusFormat(req.query, req.accept.includes('text/html') ? 'html' : 'json');
+  const page = renderStatus(await pages.status(format.full), format, paths.status[0]!);
+  return { status: 200, headers: { 'content-type': page.type, ...NO_STORE }, body: page.body };
 }
 
-function prometheus(data: Record<string, Record<string, number | string>>): string {
-  let text = '';
-  for (const [group, values] of Object.entries(data)) {
-    for (const [key, value] of Object.entries(values)) {
-      if (typeof value !== 'number') continue;
-      const name = `forkfast_${group}_${key}`.replace(/[^a-zA-Z0-9_]/g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
-      text += `# TYPE ${name} gauge\n${name} ${value}\n`;
-    }
-  }
-  return text;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function html(data: Record<string, Record<string, number | string>>, version: string): string {
-  const sections = Object.entries(data)
-    .map(([group, values]) => {
-      const rows = Object.entries(values)
-        .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`)
-        .join('');
-      return `<section><h2>${escapeHtml(group)}</h2><table>${rows}</table></section>`;
-    })
-    .join('\n');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>forkfast status</title>
-<meta http-equiv="refresh" content="2"><link rel="stylesheet" href="/style.css"></head>
-<body><main><h1>forkfast ${escapeHtml(version)} status</h1>${sections}
-<p><a href="/-/status?format=json">JSON</a> · <a href="/-/metrics">Prometheus metrics</a> · <a href="/">home</a></p></main></body></html>\n`;
-}
-
-export function createStatusMount(opts: StatusOptions): Mount {
+export function createStatusMount(pages: OpsPages): Mount {
   return {
     prefix: '/-/',
     kind: 'ops',
     handle: async (req, res, ctx) => {
-      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-        sendError(res, 'FF_METHOD_NOT_ALLOWED', ctx.id, { allow: 'GET, HEAD' });
-        return;
-      }
-      const data = collect(opts.sources);
-      let body: string;
-      let type: string;
-      if (ctx.rawPath === '/-/metrics') {
-        body = prometheus(data);
-        type = 'text/plain; version=0.0.4; charset=utf-8';
-      } else if (ctx.rawPath === '/-/status') {
-        const wantsHtml = !ctx.query.includes('format=json') && (req.headers.accept ?? '').includes('text/html');
-        body = wantsHtml ? html(data, opts.version) : JSON.stringify({ version: opts.version, ...data }, null, 2) + '\n';
-        type = wantsHtml ? 'text/html; charset=utf-8' : 'application/json';
-      } else {
+      const answer = await answerOps(pages, { method: ctx.method, path: ctx.rawPath, query: ctx.query, accept: req.headers.accept ?? '', remote: req.socket.remoteAddress });
+      if (answer === null) {
         sendError(res, 'FF_NOT_FOUND', ctx.id);
         return;
       }
-      res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-      res.end(ctx.method === 'HEAD' ? undefined : body);
+      res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
+      res.end(ctx.method === 'HEAD' ? undefined : answer.body);
     },
   };
 }

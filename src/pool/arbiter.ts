@@ -14,6 +14,7 @@ import { ReloadTracker } from './reload-tracker.js';
 import { KeeperSlot, forkWorker, setupCluster } from './fork.js';
 import type { PoolState, WorkerConfig, WorkerMessage } from './types.js';
 import type { PoolOptions } from './types.js';
+import { PoolScoreboard, type PoolStatus } from './pool-status.js';
 import { CRASH_WINDOW_MS, MAX_BOOT_FAILURES, backoffMs, classifyDeath, describeExit, isActive, killOrphans, type WorkerRecord } from './worker-record.js';
 
 export interface ArbiterOptions extends Omit<PoolOptions, 'pidFile'> {
@@ -75,6 +76,8 @@ export class Arbiter {
   private markReady: () => void = () => {};
   /** Resolves when the pool first reached its target of ready workers. */
   readonly ready: Promise<void> = new Promise((resolve) => (this.markReady = resolve));
+  /** Workers' reports and exits, for status pages (pool-status.ts). */
+  readonly board: PoolScoreboard;
 
   constructor(
     private opts: ArbiterOptions,
@@ -83,6 +86,15 @@ export class Arbiter {
     this.target = opts.pool.workers;
     this.reloads = new ReloadTracker(opts.stateFile);
     this.keeper = new KeeperSlot(opts.listen, () => this.queue.wake());
+    this.board = new PoolScoreboard(opts.status?.poolName ?? 'forkfast', opts.listen);
+  }
+
+  /** The pool's status as PHP-FPM shows it: asks every worker for a fresh report first. */
+  async status(full: boolean): Promise<PoolStatus> {
+    const list = [...this.workers.values()];
+    await this.board.gather(list, 250);
+    // Ours beside PHP-FPM's fields: reloads asked, done, abandoned, and a module that no longer imports.
+    return { ...this.board.snapshot(list, this.generation, full), reload: this.reloads.snapshot(this.generation) };
   }
 
   /** Runs until every worker is gone after a stop, or the pool halted; resolves the exit code. */
@@ -243,6 +255,7 @@ export class Arbiter {
       if (r.exit === null) continue;
       this.workers.delete(r.id);
       reaped += 1;
+      this.board.onExit(r, this.generation);
       const fields = { worker: r.id, workerPid: r.pid, generation: r.generation, served: r.served, how: describeExit(r.exit), endedBy: r.endedBy };
       if (this.failsReload(r) || this.abandoned.has(r.generation)) {
         // The reason was logged once, when the reload was abandoned.
@@ -398,6 +411,7 @@ export class Arbiter {
       protocol: this.opts.protocol ?? 'fastcgi',
       allowedClients: this.opts.access?.allowedClients ?? [],
       umask: this.opts.umask ?? process.umask(),
+      ...(this.opts.status ? { status: this.opts.status } : {}),
     };
     const r = forkWorker(config, this.bootTimeoutMs(), {
       onMessage: (rec, m) => this.onMessage(rec, m),
@@ -425,8 +439,16 @@ export class Arbiter {
         r.served = m.served;
         r.requests = m.requests ?? [];
         r.groups = m.groups ?? [];
+        this.board.onHeartbeat(r, m.inFlight);
+        return;
+      case 'ff:report':
+        this.board.onReport(r, m.report);
+        return;
+      case 'ff:status?':
+        void this.status(m.full).then((status) => r.worker.isConnected() && r.worker.send({ type: 'ff:status', id: m.id, status }, () => {}));
         return;
       case 'ff:retire':
+        this.board.onRetire(r);
         r.served = m.served;
         if (r.state !== 'ready') return;
         r.state = 'retiring';

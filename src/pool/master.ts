@@ -14,6 +14,9 @@ import { removeReloadState, stateFileOf } from './reload-state.js';
 import { applySocketAccess, umaskFor } from './listen-access.js';
 import type { ListenAccess } from '../config.js';
 import { REOPEN_LOG_MESSAGE, type EmbeddedPoolOptions, type PoolOptions } from './types.js';
+import type { PoolStatus } from './pool-status.js';
+import { startStatsServer, type StatsServer } from '../ops/stats-server.js';
+import { formatListen } from '../config-parse.js';
 
 /** The compiled worker entry, next to this file (dist/src/pool/worker-main.js). */
 const WORKER_ENTRY = fileURLToPath(new URL('./worker-main.js', import.meta.url));
@@ -46,11 +49,21 @@ export async function runPool(options: PoolOptions, log: Logger, reloads: PoolRe
     const umask = process.umask();
     const arbiter = new Arbiter({ ...options, ...reloads, stateFile, workerEntry: WORKER_ENTRY, pretty: prettyLogs(), umask }, plog);
     if (options.listen.kind === 'unix' && options.access !== undefined) guardSocket(arbiter, options.listen.path, options.access, umask, plog);
+    let stats: StatsServer | null = null;
+    if (options.status?.enabled === true && options.status.stats !== undefined) {
+      try {
+        stats = await startStatsServer(options.status, arbiter, plog);
+      } catch (err) {
+        plog.fatal({ stats: formatListen(options.status.stats), err }, 'cannot listen for --stats');
+        return 1;
+      }
+    }
     arbiter.queue.install();
     try {
       return await arbiter.run();
     } finally {
       arbiter.queue.uninstall();
+      await stats?.close();
     }
   } finally {
     if (options.pidFile !== undefined) await removePidFile(options.pidFile);
@@ -67,6 +80,8 @@ export interface EmbeddedPool {
   /** The caller's signal, as `forkfast pool` would take it (TTIN/TTOU resize, INT/QUIT fast stop). */
   signal(sig: PoolSignal): void;
   stats(): ReturnType<Arbiter['stats']>;
+  /** PHP-FPM's status fields (`full`: one entry per worker), asking each worker first. */
+  status(full: boolean): Promise<PoolStatus>;
   /** Graceful stop (drain within shutdownTimeoutMs, then kill); removes the socket directory. */
   stop(): Promise<void>;
   /** Kills every worker now (a second signal); resolves once the socket directory is gone. */
@@ -101,6 +116,7 @@ export async function startEmbeddedPool(options: EmbeddedPoolOptions, log: Logge
     reload: (next) => arbiter.requestReload(next),
     signal: (sig) => void arbiter.queue.push(sig),
     stats: () => arbiter.stats(),
+    status: (full) => arbiter.status(full),
     async stop() {
       arbiter.queue.push('SIGTERM');
       await done;

@@ -3,9 +3,11 @@ import type { PoolConfig, PoolProtocol, ScriptOptions, WorkerOptions } from '../
 import type { ListenAddress } from '../config-parse.js';
 import type { LogLevel } from '../log.js';
 import type { ImportFailure } from './reload-state.js';
+import type { StatusOptions } from '../ops/status-options.js';
+import type { StatusWorkerMessage } from './status-messages.js';
 
 /** What `forkfast pool` needs: the lead's PoolConfig satisfies it as is. */
-export type PoolOptions = Pick<PoolConfig, 'listen' | 'logLevel' | 'scripts' | 'pool' | 'shutdownTimeoutMs' | 'pidFile'> & Partial<Pick<PoolConfig, 'protocol' | 'access'>> & { readonly logFile?: string | undefined };
+export type PoolOptions = Pick<PoolConfig, 'listen' | 'logLevel' | 'scripts' | 'pool' | 'shutdownTimeoutMs' | 'pidFile'> & Partial<Pick<PoolConfig, 'protocol' | 'access'>> & { readonly logFile?: string | undefined; readonly status?: StatusOptions };
 
 /** What `forkfast serve` needs for its embedded pool (the listen address is a private socket). */
 export interface EmbeddedPoolOptions {
@@ -20,6 +22,7 @@ export interface EmbeddedPoolOptions {
    * FastCGI client then connects at once instead of waiting out a refused-connect back-off.
    */
   readonly onWorkerReady?: () => void;
+  readonly status?: StatusOptions;
 }
 
 /**
@@ -67,6 +70,8 @@ export interface WorkerConfig {
   readonly allowedClients: readonly string[];
   /** The umask the pool was started with: the master narrows its own while it binds the socket. */
   readonly umask: number;
+  /** Status and ping paths, slow log (ops/status-options.ts); absent: none. */
+  readonly status?: StatusOptions;
 }
 
 /** Master -> worker, apart from the lifecycle: reopen the log file (SIGUSR1 on the master). */
@@ -104,7 +109,9 @@ export type WorkerMessage =
   /** The worker cannot start (bad listen address, port in use...): the reason, before exit 3. */
   | { readonly type: 'ff:boot-error'; readonly message: string; readonly importFailure?: ImportFailure }
   /** A handler module imported: the next generation preloads it. */
-  | { readonly type: 'ff:loaded'; readonly file: string };
+  | { readonly type: 'ff:loaded'; readonly file: string }
+  /** Status pages (status-messages.ts). */
+  | StatusWorkerMessage;
 
 /** Exit code of a worker that failed to boot (gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;

@@ -23,6 +23,8 @@ import type { ImportFailure } from './reload-state.js';
 import { allowedClients } from './listen-access.js';
 import { capModuleStderr } from './module-stderr.js';
 import { WORKER_BOOT_ERROR, isMasterMessage, type InFlightRequest, type WorkerConfig, type WorkerMessage } from './types.js';
+import { Scoreboard, type LiveRequest } from './worker-state.js';
+import { StatusRoute } from './status-route.js';
 
 /** booting -> serving -> (retiring: asked to be replaced, still serving) -> draining -> exiting. */
 export type WorkerLifecycle = 'booting' | 'serving' | 'retiring' | 'draining' | 'exiting';
@@ -130,7 +132,11 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     return child;
   }
 
+  const board = new Scoreboard();
+  const status = new StatusRoute(config.status, board, () => spawner.stats(), (m) => send(m));
+
   function dispatch(r: ResponderRequest): Promise<void> | void {
+    if (status.matches(r)) return status.serve(r);
     const found = locator.locate(r.role === FCGI_AUTHORIZER && authorizerParams !== null ? authorizerParams : r.params);
     return found instanceof Promise ? found.then((script) => runScript(r, script)) : runScript(r, found);
   }
@@ -150,18 +156,19 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   function onRequest(r: ResponderRequest): Promise<void> | void {
     inFlight += 1;
     const entry = track(r);
+    const live = board.begin(r);
     let pending: Promise<void> | void = undefined;
     try {
       pending = dispatch(r);
     } catch (err) {
       failed(r, err);
     }
-    if (pending === undefined) return settled(entry);
+    if (pending === undefined) return settled(entry, live);
     return pending.then(
-      () => settled(entry),
+      () => settled(entry, live),
       (err: unknown) => {
         failed(r, err);
-        settled(entry);
+        settled(entry, live);
       },
     );
   }
@@ -171,8 +178,9 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     writeCgiError(r, 'FF_INTERNAL', 1);
   }
 
-  function settled(entry: Tracked): void {
+  function settled(entry: Tracked, live: LiveRequest): void {
     running.delete(entry);
+    board.end(live);
     inFlight -= 1;
     served += 1;
     // --max-requests: ask for a replacement; keep serving until the master says stop, so the
@@ -255,6 +263,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   }
 
   process.on('message', (m: unknown) => {
+    if (status.onMessage(m)) return;
     if (!isMasterMessage(m)) return;
     if (m.type === 'ff:stop') void drain('master asked');
     if (m.type === 'ff:quit') fastStop(m.deadlineMs);

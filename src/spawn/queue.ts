@@ -11,6 +11,10 @@ export class SlotQueue {
   private running = 0;
   private readonly waiters: Waiter[] = [];
   private head = 0;
+  /** Requests that found every slot taken (PHP-FPM's "max children reached"): queued or refused. */
+  reachedLimit = 0;
+  /** Requests refused because the queue was full too (503). */
+  refused = 0;
 
   constructor(
     private readonly limit: number,
@@ -36,7 +40,9 @@ export class SlotQueue {
       this.running++;
       return Promise.resolve();
     }
+    this.reachedLimit++;
     if (this.queued >= this.queueSize) {
+      this.refused++;
       return Promise.reject(new SpawnError('EQUEUEFULL', `${this.running} children running and ${this.queued} requests waiting: queue full`));
     }
     return new Promise<void>((resolve, reject) => {

@@ -39,6 +39,12 @@ export function createSpawner(options: SpawnerOptions, parentLog: Logger, intern
   const slots = new SlotQueue(options.maxChildren, Math.max(0, options.queueSize));
   const children = new LiveSet<SpawnedChild>();
   let spawned = 0;
+  let timedOut = 0;
+  let killed = 0;
+  const countExit = (e: ChildExit): void => {
+    if (e.reason === 'timeout' || e.reason === 'idle-timeout') timedOut++;
+    else if (e.reason !== 'exited') killed++;
+  };
   let closing = false;
 
   const closedError = (): SpawnError => new SpawnError('ECLOSED', 'the spawner is closing');
@@ -65,6 +71,7 @@ export function createSpawner(options: SpawnerOptions, parentLog: Logger, intern
       },
     });
     children.add(child);
+    void child.exited.then(countExit);
     if (signal) {
       if (signal.aborted || closing) {
         // Abandoned while exec ran: nobody will read stdout, so close it ourselves (else its fd
@@ -94,7 +101,7 @@ export function createSpawner(options: SpawnerOptions, parentLog: Logger, intern
   return {
     backend: backend.name,
     spawn,
-    stats: () => ({ running: slots.active, queued: slots.queued, spawned }),
+    stats: () => ({ running: slots.active, queued: slots.queued, spawned, maxChildrenReached: slots.reachedLimit, refused: slots.refused, timedOut, killed }),
     groups: () => [...children].map((c) => c.pid),
     close,
   };

@@ -70,7 +70,7 @@ export interface Spawner {
   /** Starts a child, waiting in the bounded queue if maxChildren are running. */
   spawn(request: SpawnRequest, signal?: AbortSignalLike): Promise<SpawnedChild>;
   /** Children running now, and requests waiting for a slot. */
-  stats(): { running: number; queued: number; spawned: number };
+  stats(): SpawnerStats;
   /** Process group ids of the children running now (each child leads its own group). */
   groups(): number[];
   /** Kills every child (TERM, grace, KILL) and waits until all are reaped. */
@@ -88,4 +88,19 @@ export interface SpawnerOptions {
   readonly stderrLimit: number;
   /** 'auto' uses the native helper when it was built, 'node' forces child_process. */
   readonly backend: 'auto' | 'native' | 'node';
+}
+
+/** Counts for status pages: children now, and since start. */
+export interface SpawnerStats {
+  readonly running: number;
+  readonly queued: number;
+  readonly spawned: number;
+  /** Requests that found every child slot taken (queued or refused): PHP-FPM's "max children reached". */
+  readonly maxChildrenReached: number;
+  /** Requests refused with 503 because the wait queue was full too. */
+  readonly refused: number;
+  /** Children killed for --cgi-timeout or --cgi-idle-timeout. */
+  readonly timedOut: number;
+  /** Children killed for another reason: client gone, shutdown. */
+  readonly killed: number;
 }

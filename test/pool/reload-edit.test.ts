@@ -92,9 +92,9 @@ test('serve: a module that no longer imports keeps the old workers serving; its 
     // One line says it: no worker logs its own fatal line for it.
     assert.equal(s.lines.slice(from).filter((l) => l.msg === 'worker cannot boot').length, 0);
     for (let i = 0; i < 4; i++) assert.match((await get(s.port, '/fcgi-bin/version.mjs')).body, /^v1/);
-    const status = JSON.parse((await get(s.port, '/-/status?format=json')).body) as { pool: Record<string, unknown> };
-    assert.equal(status.pool['reload.importFailure.file'], file, JSON.stringify(status.pool));
-    assert.equal(status.pool['reload.importFailure.line'], 2);
+    const status = JSON.parse((await get(s.port, '/-/status?json')).body) as { reload: { importFailure: { file: string; line: number } | null } };
+    assert.equal(status.reload.importFailure?.file, file, JSON.stringify(status.reload));
+    assert.equal(status.reload.importFailure?.line, 2);
     const fixedFrom = s.lines.length;
     writeFileSync(file, `export default () => new Response('v3 pid=' + process.pid + '\\n');\n`);
     const deadline = Date.now() + 30_000;
@@ -105,8 +105,8 @@ test('serve: a module that no longer imports keeps the old workers serving; its 
     }
     assert.match(body, /^v3/, s.dump());
     await s.waitFor((l) => l.msg === 'reload complete', 30_000, 'reload complete', fixedFrom);
-    const after = JSON.parse((await get(s.port, '/-/status?format=json')).body) as { pool: Record<string, unknown> };
-    assert.equal(after.pool['reload.importFailure.file'], undefined);
+    const after = JSON.parse((await get(s.port, '/-/status?json')).body) as { reload: { importFailure: unknown } };
+    assert.equal(after.reload.importFailure, null);
   } finally {
     await s.close();
   }
