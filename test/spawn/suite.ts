@@ -43,7 +43,7 @@ export function spawnSuite(backend: 'node' | 'native', skip: string | false): vo
     assert.ok(child.pid > 0);
     await readAll(child.stdout);
     assert.deepEqual(await child.exited, { code: 3, signal: null, reason: 'exited' });
-    assert.deepEqual(s.stats(), { running: 0, queued: 0, spawned: 1 });
+    assert.deepEqual(s.stats(), { running: 0, queued: 0, spawned: 1, maxChildrenReached: 0, refused: 0, timedOut: 0, killed: 0 });
   });
 
   it('the environment is exactly the one given (nothing of process.env leaks)', async (t) => {
@@ -145,11 +145,11 @@ export function spawnSuite(backend: 'node' | 'native', skip: string | false): vo
     const order: string[] = [];
     const b = s.spawn(req('exit.sh'), ac.signal);
     const c = s.spawn(req('exit.sh')).then((ch) => (order.push('c'), ch));
-    assert.deepEqual(s.stats(), { running: 1, queued: 2, spawned: 1 });
+    assert.deepEqual(s.stats(), { running: 1, queued: 2, spawned: 1, maxChildrenReached: 2, refused: 0, timedOut: 0, killed: 0 });
     await assert.rejects(s.spawn(req('exit.sh')), (e: unknown) => e instanceof SpawnError && e.code === 'EQUEUEFULL');
     ac.abort();
     await assert.rejects(b, (e: unknown) => e instanceof SpawnError && e.code === 'ABORT_ERR');
-    assert.deepEqual(s.stats(), { running: 1, queued: 1, spawned: 1 });
+    assert.deepEqual(s.stats(), { running: 1, queued: 1, spawned: 1, maxChildrenReached: 3, refused: 1, timedOut: 0, killed: 0 });
     a.stdout.resume();
     a.kill('killed');
     await a.exited;
@@ -157,7 +157,7 @@ export function spawnSuite(backend: 'node' | 'native', skip: string | false): vo
     cc.stdout.resume();
     assert.equal((await cc.exited).code, 0);
     assert.deepEqual(order, ['c']);
-    assert.deepEqual(s.stats(), { running: 0, queued: 0, spawned: 2 });
+    assert.deepEqual(s.stats(), { running: 0, queued: 0, spawned: 2, maxChildrenReached: 3, refused: 1, timedOut: 0, killed: 1 });
   });
 
   const failures: [string, string, RegExp, Partial<SpawnRequest>?][] = [
@@ -178,7 +178,7 @@ export function spawnSuite(backend: 'node' | 'native', skip: string | false): vo
         assert.match(e.message, message);
         return true;
       });
-      assert.deepEqual(s.stats(), { running: 0, queued: 0, spawned: 0 });
+      assert.deepEqual(s.stats(), { running: 0, queued: 0, spawned: 0, maxChildrenReached: 0, refused: 0, timedOut: 0, killed: 0 });
     });
   }
 
@@ -195,7 +195,7 @@ export function spawnSuite(backend: 'node' | 'native', skip: string | false): vo
     // Linux caps one argv/env string at 32 pages (MAX_ARG_STRLEN, 128 KiB).
     const env = { ...ENV, HTTP_X_HUGE: 'x'.repeat(200_000) };
     await assert.rejects(s.spawn(req('exit.sh', { env })), (e: unknown) => e instanceof SpawnError && e.code === 'E2BIG');
-    assert.deepEqual(s.stats(), { running: 0, queued: 0, spawned: 0 });
+    assert.deepEqual(s.stats(), { running: 0, queued: 0, spawned: 0, maxChildrenReached: 0, refused: 0, timedOut: 0, killed: 0 });
   });
 
   it('start failure: a NUL byte in the environment gives EINVAL', async (t) => {
