@@ -25,6 +25,7 @@ import { capModuleStderr } from './module-stderr.js';
 import { WORKER_BOOT_ERROR, isMasterMessage, type InFlightRequest, type WorkerConfig, type WorkerMessage } from './types.js';
 import { Scoreboard, type LiveRequest } from './worker-state.js';
 import { StatusRoute } from './status-route.js';
+import { Slowlog } from './slowlog.js';
 
 /** booting -> serving -> (retiring: asked to be replaced, still serving) -> draining -> exiting. */
 export type WorkerLifecycle = 'booting' | 'serving' | 'retiring' | 'draining' | 'exiting';
@@ -134,6 +135,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
 
   const board = new Scoreboard();
   const status = new StatusRoute(config.status, board, () => spawner.stats(), (m) => send(m));
+  if (config.status !== undefined && config.status.enabled && config.status.slowRequestMs > 0) new Slowlog(config.status.slowRequestMs, config.status.poolName, board, log);
 
   function dispatch(r: ResponderRequest): Promise<void> | void {
     if (status.matches(r)) return status.serve(r);
