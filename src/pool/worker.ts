@@ -133,12 +133,13 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     return child;
   }
 
-  const board = new Scoreboard();
-  const status = new StatusRoute(config.status, board, () => spawner.stats(), (m) => send(m));
-  if (config.status !== undefined && config.status.enabled && config.status.slowRequestMs > 0) new Slowlog(config.status.slowRequestMs, config.status.poolName, board, log);
+  // --status off: nothing is counted per request (the master then shows the heartbeat's figures).
+  const board = config.status?.enabled === false ? null : new Scoreboard();
+  const status = board === null ? null : new StatusRoute(config.status, board, () => spawner.stats(), (m) => send(m));
+  if (board !== null && config.status !== undefined && config.status.slowRequestMs > 0) new Slowlog(config.status.slowRequestMs, config.status.poolName, board, log);
 
   function dispatch(r: ResponderRequest): Promise<void> | void {
-    if (status.matches(r)) return status.serve(r);
+    if (status?.matches(r) === true) return status.serve(r);
     const found = locator.locate(r.role === FCGI_AUTHORIZER && authorizerParams !== null ? authorizerParams : r.params);
     return found instanceof Promise ? found.then((script) => runScript(r, script)) : runScript(r, found);
   }
@@ -158,7 +159,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   function onRequest(r: ResponderRequest): Promise<void> | void {
     inFlight += 1;
     const entry = track(r);
-    const live = board.begin(r);
+    const live = board === null ? null : board.begin(r);
     let pending: Promise<void> | void = undefined;
     try {
       pending = dispatch(r);
@@ -180,9 +181,9 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
     writeCgiError(r, 'FF_INTERNAL', 1);
   }
 
-  function settled(entry: Tracked, live: LiveRequest): void {
+  function settled(entry: Tracked, live: LiveRequest | null): void {
     running.delete(entry);
-    board.end(live);
+    if (live !== null) board!.end(live);
     inFlight -= 1;
     served += 1;
     // --max-requests: ask for a replacement; keep serving until the master says stop, so the
@@ -265,7 +266,7 @@ export function runWorker(config: WorkerConfig, log: Logger): void {
   }
 
   process.on('message', (m: unknown) => {
-    if (status.onMessage(m)) return;
+    if (status?.onMessage(m) === true) return;
     if (!isMasterMessage(m)) return;
     if (m.type === 'ff:stop') void drain('master asked');
     if (m.type === 'ff:quit') fastStop(m.deadlineMs);
