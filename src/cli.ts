@@ -93,6 +93,18 @@ async function main(argv: string[]): Promise<number> {
       });
     if (name === 'stop') cmd.option('--fast', 'stop fast (SIGQUIT): in-flight requests get a short deadline');
   }
+  program
+    .command('top')
+    .description('a live view of a pool\'s workers (uwsgitop): from the --stats listener or a status URL such as http://127.0.0.1:8080/-/status')
+    .argument('[url]', 'status page URL')
+    .option('--stats <addr>', 'the pool\'s --stats listener', '127.0.0.1:9191')
+    .exitOverride()
+    .action((url: string | undefined, flags: { stats: string }) => {
+      run = async () => {
+        const top = await import('./ops/top.js');
+        return top.runTop({ url: top.statusUrl(url ?? flags.stats), intervalMs: 1000, out: process.stdout, input: process.stdin });
+      };
+    });
 
   try {
     await program.parseAsync(argv);

@@ -97,13 +97,21 @@ test('nginx forwards /status and /ping to the pool; the --stats listener serves 
       const batch = await Promise.all(Array.from({ length: 10 }, () => get(httpPort, '/fcgi-bin/counter.mjs')));
       assert.ok(batch.every((r) => r.status === 200));
     }
-    const busy = get(httpPort, '/fcgi-bin/slow.mjs?ms=1500');
-    await sleep(300);
-    const status = JSON.parse((await get(httpPort, '/status?json&full')).body) as Record<string, unknown> & { processes: Array<Record<string, unknown>> };
+    const busy = get(httpPort, '/fcgi-bin/slow.mjs?ms=3000');
+    type Status = Record<string, unknown> & { processes: Array<Record<string, unknown>> };
+    const read = async (): Promise<Status> => JSON.parse((await get(httpPort, '/status?json&full')).body) as Status;
+    const deadline = Date.now() + 5000;
+    let reads = 1;
+    let status = await read();
+    while (!status.processes.some((p) => p['state'] === 'Running' && p['request uri'] === '/fcgi-bin/slow.mjs?ms=3000') && Date.now() < deadline) {
+      await sleep(50);
+      status = await read();
+      reads += 1;
+    }
     assert.equal(status['pool'], 'www');
-    // The ping, the requests sent, the slow one, and this status request itself.
-    assert.equal(status['accepted conn'], 1 + sent + 1 + 1);
-    const running = status.processes.filter((p) => p['request uri'] === '/fcgi-bin/slow.mjs?ms=1500');
+    // The ping, the requests sent, the slow one, and the status requests themselves.
+    assert.equal(status['accepted conn'], 1 + sent + 1 + reads);
+    const running = status.processes.filter((p) => p['request uri'] === '/fcgi-bin/slow.mjs?ms=3000');
     assert.equal(running.length, 1, JSON.stringify(status.processes));
     assert.equal(running[0]!['state'], 'Running');
     assert.match(String(running[0]!['script']), /slow\.mjs$/);
@@ -114,13 +122,13 @@ test('nginx forwards /status and /ping to the pool; the --stats listener serves 
 
     // The stats listener: the same status (the master reads it, no worker request counted).
     const stats = JSON.parse((await get(statsPort, '/status?full')).body) as Record<string, unknown> & { processes: unknown[] };
-    assert.equal(stats['accepted conn'], 1 + sent + 1 + 1 + 2);
+    assert.equal(stats['accepted conn'], 1 + sent + 1 + reads + 2);
     assert.equal(stats.processes.length, 2);
     assert.equal((await get(statsPort, '/ping')).body, 'pong\n');
     const missing = parserMissing();
     if (missing !== null) return t.skip(missing);
     const fams = parseMetrics((await get(statsPort, '/metrics')).body, 'prometheus');
-    assert.equal(sample(fams, 'forkfast_pool_accepted_requests_total'), 1 + sent + 1 + 1 + 2);
+    assert.equal(sample(fams, 'forkfast_pool_accepted_requests_total'), 1 + sent + 1 + reads + 2);
     assert.equal(sample(fams, 'forkfast_pool_workers', { state: 'idle' }), 2);
   } finally {
     if (proc) await stopNginx(proc);

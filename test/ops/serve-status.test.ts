@@ -103,16 +103,22 @@ test('under load, the requests counted equal the requests sent, in the status an
 
 test('a busy worker shows its script and URI; the page exists as HTML, text and OpenMetrics', { timeout: 60_000 }, async (t) => {
   const s = await start();
-  const busy = get(`${s.url}/fcgi-bin/wait.mjs?ms=1500&who=me`);
-  await new Promise((r) => setTimeout(r, 300));
-  const status = JSON.parse((await get(`${s.url}/-/status?full`)).body) as { processes: Array<Record<string, unknown>>; 'active processes': number };
-  const running = status.processes.filter((p) => p['state'] === 'Running');
+  const busy = get(`${s.url}/fcgi-bin/wait.mjs?ms=3000&who=me`);
+  type Status = { processes: Array<Record<string, unknown>>; 'active processes': number };
+  const read = async (): Promise<Status> => JSON.parse((await get(`${s.url}/-/status?full`)).body) as Status;
+  const runningOf = (st: Status): Array<Record<string, unknown>> => st.processes.filter((p) => p['state'] === 'Running');
+  let status = await read();
+  for (const deadline = Date.now() + 5000; runningOf(status).length === 0 && Date.now() < deadline; status = await read()) await new Promise((r) => setTimeout(r, 50));
+  const running = runningOf(status);
   assert.equal(running.length, 1, JSON.stringify(status.processes));
-  assert.equal(running[0]!['request uri'], '/fcgi-bin/wait.mjs?ms=1500&who=me');
+  assert.equal(running[0]!['request uri'], '/fcgi-bin/wait.mjs?ms=3000&who=me');
   assert.equal(running[0]!['request method'], 'GET');
   assert.match(String(running[0]!['script']), /wait\.mjs$/);
-  assert.ok(Number(running[0]!['request duration']) >= 200_000, 'request duration is in microseconds and counting');
   assert.equal(status['active processes'], 1);
+  await new Promise((r) => setTimeout(r, 300));
+  const later = runningOf(await read());
+  assert.equal(later[0]?.['pid'], running[0]!['pid']);
+  assert.ok(Number(later[0]!['request duration']) - Number(running[0]!['request duration']) >= 250_000, 'request duration is in microseconds and counting');
   assert.equal((await busy).status, 200);
 
   const page = await get(`${s.url}/-/status?full`, { accept: 'text/html' });
