@@ -1,8 +1,9 @@
 // The kernel's accept queue of a listening TCP socket (PHP-FPM's `listen queue`), from /proc/net.
 //
 // For a socket in LISTEN state Linux shows, in /proc/net/tcp and tcp6, the connections waiting to
-// be accepted as rx_queue and the backlog limit as tx_queue. Unix sockets show neither: they
-// report 0, as PHP-FPM does where it cannot read the queue.
+// be accepted as rx_queue (tx_queue is the backlog limit on some kernels, 0 on others). The limit
+// otherwise is what Node asks listen() for (511) capped by net.core.somaxconn. Unix sockets show
+// no queue: they report 0, as PHP-FPM does where it cannot read the queue.
 import { readFile } from 'node:fs/promises';
 import type { ListenAddress } from '../config-parse.js';
 
@@ -14,6 +15,16 @@ export interface ListenQueue {
 }
 
 const LISTEN = '0A';
+/** The backlog Node's net.Server#listen asks for when none is given. */
+const NODE_BACKLOG = 511;
+
+async function somaxconn(): Promise<number> {
+  try {
+    return Number.parseInt(await readFile('/proc/sys/net/core/somaxconn', 'latin1'), 10) || NODE_BACKLOG;
+  } catch {
+    return NODE_BACKLOG;
+  }
+}
 
 export async function readListenQueue(listen: ListenAddress): Promise<ListenQueue> {
   if (listen.kind !== 'tcp') return { queued: 0, backlog: 0 };
@@ -36,5 +47,5 @@ export async function readListenQueue(listen: ListenAddress): Promise<ListenQueu
       backlog = Math.max(backlog, Number.parseInt(tx ?? '0', 16) || 0);
     }
   }
-  return { queued, backlog };
+  return { queued, backlog: backlog > 0 ? backlog : Math.min(NODE_BACKLOG, await somaxconn()) };
 }
