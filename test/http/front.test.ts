@@ -39,8 +39,8 @@ test('every response carries a request id and gets one access log line', async (
   const r = await fetch(`${s.url}/-/status?format=json`);
   const id = r.headers.get('x-request-id');
   assert.ok(id);
-  const body = (await r.json()) as { http: { inFlight: number } };
-  assert.equal(typeof body.http.inFlight, 'number');
+  const body = (await r.json()) as { http: { 'in flight': number } };
+  assert.equal(typeof body.http['in flight'], 'number');
   const line = await s.waitForLog((l) => l['msg'] === 'request' && l['reqId'] === id);
   assert.equal(line['status'], 200);
   assert.equal(line['method'], 'GET');
