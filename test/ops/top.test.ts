@@ -61,7 +61,8 @@ test('top shows one row per worker with its requests under load, and q quits and
     assert.match(pane, /cgi children \d+ running/);
     tmux('send-keys', '-t', name, 'q');
     const deadline = Date.now() + 5000;
-    while (tmux('display-message', '-p', '-t', name, '#{pane_dead}').trim() !== '1' && Date.now() < deadline) await sleep(50);
+    // tmux sets pane_dead first and pane_dead_status a moment later.
+    while (tmux('display-message', '-p', '-t', name, '#{pane_dead} #{pane_dead_status}').trim().length < 3 && Date.now() < deadline) await sleep(50);
     assert.equal(tmux('display-message', '-p', '-t', name, '#{pane_dead} #{pane_dead_status}').trim(), '1 0', 'top exited with status 0');
     // Back on the normal screen: the table was on the alternate screen and is gone.
     assert.doesNotMatch(tmux('capture-pane', '-p', '-t', name), /PID\s+WORKER/);
@@ -82,6 +83,7 @@ test('top says clearly when its target cannot be reached, and Ctrl-C quits', { t
   assert.match(pane, new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port}/status\\?json&full: .*ECONNREFUSED`));
   tmux('send-keys', '-t', name, 'C-c');
   const deadline = Date.now() + 5000;
-  while (tmux('display-message', '-p', '-t', name, '#{pane_dead}').trim() !== '1' && Date.now() < deadline) await sleep(50);
+  // tmux sets pane_dead first and pane_dead_status a moment later.
+    while (tmux('display-message', '-p', '-t', name, '#{pane_dead} #{pane_dead_status}').trim().length < 3 && Date.now() < deadline) await sleep(50);
   assert.equal(tmux('display-message', '-p', '-t', name, '#{pane_dead} #{pane_dead_status}').trim(), '1 0');
 });
