@@ -94,7 +94,7 @@ export class Arbiter {
     const list = [...this.workers.values()];
     await this.board.gather(list, 250);
     // Ours beside PHP-FPM's fields: reloads asked, done, abandoned, and a module that no longer imports.
-    return { ...this.board.snapshot(list, this.generation, full), reload: this.reloads.snapshot(this.generation) };
+    return { ...(await this.board.snapshot(list, this.generation, full)), reload: this.reloads.snapshot(this.generation) };
   }
 
   /** Runs until every worker is gone after a stop, or the pool halted; resolves the exit code. */
