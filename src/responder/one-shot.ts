@@ -158,7 +158,7 @@ class OneShotConnection implements ResponderRequest, ReadGate {
   /** A head we cannot serve: one log line, a 431 answer when the head was too large, then close. */
   private refuse(e: HeadError): void {
     this.shared.protocolErrors++;
-    this.log.warn({ protocol: this.shared.protocol, detail: e.message, remote: this.socket.remoteAddress }, 'request refused: bad request head');
+    this.log.warn({ protocol: this.shared.protocol, reason: e.message, remote: this.socket.remoteAddress }, 'request refused: bad request head');
     this.state = 'done';
     if (e.kind === 'too-large') this.socket.end(errorResponse('FF_HEADERS_TOO_LARGE'));
     else this.socket.destroy();

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:http';
 import { createLogger } from '../../src/log.js';
 import { createFront, type Front } from '../../src/http/server.js';
+import { createAccessLog } from '../../src/http/access-log.js';
 import { createCgiMount, type CgiMountOptions } from '../../src/cgi/mount.js';
 import { createSpawner } from '../../src/spawn/spawner.js';
 
@@ -64,6 +65,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const front = createFront({
     mounts: [mount],
     log,
+    // The access log as `serve` writes it by default (a JSON line of the log): tests read it.
+    access: createAccessLog('json', undefined, log),
     limits: { maxHeaderSize: o.maxHeaderSize ?? 16 * 1024, maxBodySize: 16 * 1024 * 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, shutdownTimeoutMs: 2_000 },
   });
   const host = o.host ?? '127.0.0.1';

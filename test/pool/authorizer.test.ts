@@ -111,7 +111,7 @@ fastcgi.server = (
 
     // A module without authorize() cannot let anything through: 500, one log line.
     assert.equal((await get(`${base}/by-fetch-only/file.txt`, 'Bearer good')).status, 500);
-    await pools[2]!.waitFor((l) => /cannot answer FastCGI Authorizer requests/.test(String(l['err'] ?? '')), 5000, 'no-authorize log line');
+    await pools[2]!.waitFor((l) => /cannot answer FastCGI Authorizer requests/.test(JSON.stringify(l['err'] ?? '')), 5000, 'no-authorize log line');
   } finally {
     if (proc !== null && proc.exitCode === null) {
       const exited = new Promise((resolve) => proc!.once('exit', resolve));
