@@ -23,6 +23,7 @@ export const ERRORS = {
   FF_OVERLOADED: { status: 503, message: 'Service Unavailable: too many requests, retry later' },
   FF_SCRIPT_TIMEOUT: { status: 504, message: 'Gateway Timeout: the script did not answer in time' },
   FF_UPSTREAM_TIMEOUT: { status: 504, message: 'Gateway Timeout: the FastCGI upstream did not answer in time' },
+  FF_HTTP_VERSION_NOT_SUPPORTED: { status: 505, message: 'HTTP Version Not Supported' },
   FF_INSUFFICIENT_STORAGE: { status: 507, message: 'Insufficient Storage: no room to spool the request body' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

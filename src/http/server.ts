@@ -5,6 +5,7 @@ import type { ListenAddress } from '../config-parse.js';
 import type { Limits } from '../config.js';
 import type { Logger } from '../log.js';
 import { Dispatcher } from './dispatch.js';
+import { checkRequestHead } from './request-line.js';
 import { clearStaleSocket } from '../unix-socket.js';
 import { sendError } from '../errors.js';
 import type { Mount, RouteKind } from './route.js';
@@ -33,6 +34,19 @@ const STATUS_FOR_PARSE_ERROR: Record<string, number> = {
   HPE_HEADER_OVERFLOW: 431,
   ERR_HTTP_REQUEST_TIMEOUT: 408,
 };
+
+const REASON: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+  505: 'HTTP Version Not Supported',
+};
+
+/** llhttp's HPE_INVALID_VERSION covers a well-formed version it does not speak (RFC 9112 §2.3: 505) and garbage (400). */
+function parseErrorStatus(err: NodeJS.ErrnoException & { reason?: string }): number {
+  if (err.code === 'HPE_INVALID_VERSION' && /^Invalid HTTP version$/.test(err.reason ?? '')) return 505;
+  return STATUS_FOR_PARSE_ERROR[err.code ?? ''] ?? 400;
+}
 
 export function createFront(opts: FrontOptions): Front {
   const { log, limits, access, counts } = opts;
@@ -63,6 +77,14 @@ export function createFront(opts: FrontOptions): Front {
       access.record(req, res, id, socket.bytesWritten - bytesBefore, Math.round((performance.now() - started) * 1000) / 1000, route.kind);
     };
     res.once('close', done);
+    // What llhttp lets through and RFC 9112 refuses; an absolute-form target is rewritten here.
+    const head = checkRequestHead(req);
+    if (!head.ok) {
+      log.warn({ reqId: id, code: head.code, reason: head.reason, remote: socket.remoteAddress }, 'malformed request');
+      res.shouldKeepAlive = false;
+      sendError(res, head.code, id, { connection: 'close' });
+      return;
+    }
     // A declared body over the limit is refused before any route sees it; chunked bodies are
     // counted by whoever reads them (the CGI spool, the FastCGI client).
     const declared = req.headers['content-length'];
@@ -71,7 +93,7 @@ export function createFront(opts: FrontOptions): Front {
       sendError(res, 'FF_BODY_TOO_LARGE', id, { connection: 'close' });
       return;
     }
-    void dispatcher.run(req, res, id, log, req.method ?? 'GET', req.url ?? '/', 0, route);
+    void dispatcher.run(req, res, id, log, req.method ?? 'GET', head.target, 0, route);
   };
 
   const server = createServer(
@@ -85,19 +107,21 @@ export function createFront(opts: FrontOptions): Front {
       connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
       // Header names arrive as received; we never need node's joined-duplicate copies twice.
       joinDuplicateHeaders: false,
+      // Host is checked with the request line (request-line.ts), so that the refusal is logged.
+      requireHostHeader: false,
     },
     onRequest,
   );
 
   // A malformed or oversized request: answer it plainly, log one line, keep serving.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+  server.on('clientError', (err: NodeJS.ErrnoException & { reason?: string }, socket: Socket) => {
     // A client that resets or times out an idle connection sent nothing malformed.
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
       socket.destroy();
       return;
     }
-    const status = STATUS_FOR_PARSE_ERROR[err.code ?? ''] ?? 400;
-    log.warn({ code: err.code, remote: socket.remoteAddress, status }, 'malformed request');
+    const status = parseErrorStatus(err);
+    log.warn({ code: err.code, reason: err.reason, remote: socket.remoteAddress, status }, 'malformed request');
     const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (inFlight && socket.writable && !inFlight.headersSent) {
       // The request body turned out malformed (a bad chunk): answer the request in flight, so
@@ -106,12 +130,20 @@ export function createFront(opts: FrontOptions): Front {
       inFlight.once('finish', () => socket.destroySoon());
       sendError(inFlight, status === 431 ? 'FF_HEADERS_TOO_LARGE' : status === 408 ? 'FF_REQUEST_TIMEOUT' : 'FF_BAD_REQUEST', String(inFlight.getHeader('x-request-id') ?? ''), { connection: 'close' });
     } else if (socket.writable && !inFlight) {
-      const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+      const reason = REASON[status] ?? 'Bad Request';
       const body = `${status} ${reason}\n`;
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
     } else {
       socket.destroy();
     }
+  });
+
+  // CONNECT asks for a tunnel (RFC 9110 §9.3.6), which an origin server does not offer: without
+  // a listener node would drop the socket unanswered.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    log.warn({ method: req.method, remote: socket.remoteAddress, status: 501 }, 'malformed request');
+    const body = '501 Not Implemented\n';
+    socket.end(`HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   });
 
   const listen = (address: ListenAddress): Promise<{ address: string; port: number | undefined }> =>
