@@ -73,31 +73,26 @@ function absoluteForm(req: IncomingMessage, url: string): RequestLineVerdict {
 /**
  * llhttp skips any run of spaces around the request-target and reports no offsets, so the only
  * witness is the bytes: the chunk the parser was reading when it finished this head (a copy,
- * usually the whole head). The strict line found at a line start is the common case (one
- * native indexOf); a line with the same parts and runs of spaces is refused. When the request
- * line came in an earlier chunk than the end of the head, neither is seen and the request
- * passes: the check is as good as the chunk that carries it.
+ * usually the whole head). Two native searches for a double space after the method or after the
+ * target settle the common case; only when one hits is the chunk read as lines, and any line
+ * with this method and target split by runs of spaces refuses the request (fail closed: a good
+ * line pipelined in the same chunk as a bad one for the same target is refused with it). When
+ * the request line came in an earlier chunk than the end of the head, it is not seen and the
+ * request passes: the check is as good as the chunk that carries it.
  */
 function sentWithSingleSpaces(req: IncomingMessage, url: string): boolean {
   const parser = (req.socket as { parser?: ParserWithBuffer | null }).parser;
   const chunk = parser?.getCurrentBuffer?.();
   if (chunk === undefined || chunk.length === 0) return true;
   const method = req.method ?? '';
-  const strict = `${method} ${url} HTTP/`;
-  for (let at = chunk.indexOf(strict, 0, 'latin1'); at >= 0; at = chunk.indexOf(strict, at + 1, 'latin1')) {
-    if (at === 0 || chunk[at - 1] === 0x0a) return true;
-  }
-  // Only now pay for a string: the strict line is not in this chunk.
+  if (chunk.indexOf(`${method}  `, 0, 'latin1') < 0 && chunk.indexOf(`${url}  `, 0, 'latin1') < 0) return true;
   const text = chunk.toString('latin1');
-  let at = text.indexOf(method);
-  while (at >= 0) {
-    if (at === 0 || text.charCodeAt(at - 1) === 0x0a) {
-      const eol = text.indexOf('\n', at);
-      const line = text.slice(at, eol < 0 ? text.length : eol).replace(/\r$/, '');
-      const parts = line.split(/[ \t]+/);
-      if (parts.length === 3 && parts[0] === method && parts[1] === url && line !== parts.join(' ')) return false;
-    }
-    at = text.indexOf(method, at + 1);
+  for (let at = text.indexOf(method); at >= 0; at = text.indexOf(method, at + 1)) {
+    if (at !== 0 && text.charCodeAt(at - 1) !== 0x0a) continue;
+    const eol = text.indexOf('\n', at);
+    const line = text.slice(at, eol < 0 ? text.length : eol).replace(/\r$/, '');
+    const parts = line.split(/ +/);
+    if (parts.length === 3 && parts[0] === method && parts[1] === url && line !== parts.join(' ')) return false;
   }
   return true;
 }

@@ -121,8 +121,10 @@ export function createFront(opts: FrontOptions): Front {
       return;
     }
     const status = parseErrorStatus(err);
-    log.warn({ code: err.code, reason: err.reason, remote: socket.remoteAddress, status }, 'malformed request');
     const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    // A body that turned out malformed belongs to a request that has an id: the line names it.
+    const reqId = inFlight ? inFlight.getHeader('x-request-id') : undefined;
+    log.warn({ ...(reqId === undefined ? {} : { reqId }), code: err.code, reason: err.reason, remote: socket.remoteAddress, status }, 'malformed request');
     if (inFlight && socket.writable && !inFlight.headersSent) {
       // The request body turned out malformed (a bad chunk): answer the request in flight, so
       // the client and the access log both see the 400, then close (the parser cannot go on).
