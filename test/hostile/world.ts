@@ -17,7 +17,8 @@ const SCRIPTS: Record<string, string> = {
   'flood-stderr.sh': `printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'; head -c 8388608 /dev/zero >&2`,
   'mega-headers.sh': `printf 'Content-Type: text/plain\\r\\n'; yes 'X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' | head -n 16384; printf '\\r\\nbody\\n'`,
   'endless-headers.sh': `printf 'Content-Type: text/plain\\r\\n'; exec yes 'X-Pad: a'`,
-  'closed-stdout.sh': `exec 1>&-; exec sleep 30`,
+  // The odd duration marks the process, so a test can find it in the process table.
+  'closed-stdout.sh': `exec 1>&-; exec sleep 31.4159`,
   'bad-status.sh': `printf 'Status: abc\\r\\nContent-Type: text/plain\\r\\n\\r\\nx\\n'`,
   'huge-status.sh': `printf 'Status: 99999 Nope\\r\\nContent-Type: text/plain\\r\\n\\r\\nx\\n'`,
   'nul-header.sh': `printf 'Content-Type: text/plain\\r\\nX-A: a\\000b\\r\\n\\r\\nx\\n'`,
