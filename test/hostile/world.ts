@@ -1,5 +1,5 @@
 // A throwaway tree for hostile runs: public/ with a secret beside it, a cgi-bin of hostile scripts.
-import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../helpers/server.js';
@@ -35,8 +35,14 @@ export interface World {
   stop(): Promise<void>;
 }
 
-/** Builds the tree and starts `forkfast serve` on it; `big` bytes of data go in public/big.bin. */
-export async function startWorld(args: string[] = [], big?: Buffer): Promise<World> {
+/** public/big.bin: `bytes` of `block` repeated (the bulk suite knows their digest). */
+export interface BigFile {
+  readonly block: Buffer;
+  readonly bytes: number;
+}
+
+/** Builds the tree and starts `forkfast serve` on it, with public/big.bin when `big` is given. */
+export async function startWorld(args: string[] = [], big?: BigFile): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'forkfast-hostile-'));
   const pub = join(dir, 'public');
   const bin = join(dir, 'cgi-bin');
@@ -45,7 +51,9 @@ export async function startWorld(args: string[] = [], big?: Buffer): Promise<Wor
   writeFileSync(join(pub, 'index.html'), '<p>index</p>\n');
   writeFileSync(join(dir, 'secret.txt'), `${SECRET}\n`);
   const bigFile = join(pub, 'big.bin');
-  writeFileSync(bigFile, big ?? Buffer.alloc(0));
+  const fd = openSync(bigFile, 'w');
+  for (let left = big?.bytes ?? 0; big && left > 0; left -= big.block.length) writeSync(fd, big.block, 0, Math.min(left, big.block.length));
+  closeSync(fd);
   for (const [name, body] of Object.entries(SCRIPTS)) {
     const path = join(bin, name);
     writeFileSync(path, `#!/bin/sh\n${body}\n`);
