@@ -4,6 +4,14 @@ import { UsageError } from './errors.js';
 import * as p from './config-parse.js';
 import { ConfigProblems, OptionReader, mergeSources, type OptionSpec, type RawSources } from './config-sources.js';
 import { STATUS_OPTIONS, POOL_STATUS_OPTIONS, parseStatusOptions, type StatusOptions } from './ops/status-options.js';
+import { labAllow } from './ops/lab-allow.js';
+
+/** The entries as given, once ops/lab-allow accepted every one (it throws UsageError otherwise). */
+function parseLabAllow(value: unknown): string[] {
+  const list = p.asList(value);
+  labAllow(list);
+  return list;
+}
 
 export type { ListenAddress } from './config-parse.js';
 export { envName, mergeSources, type OptionSpec, type RawSources, type ValueSource } from './config-sources.js';
@@ -49,6 +57,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'headersTimeout', flags: '--headers-timeout <s>', description: 'time to receive the request head (slowloris)', defaultValue: '20' },
   { key: 'requestTimeout', flags: '--request-timeout <s>', description: 'time to receive the whole request', defaultValue: '300' },
   { key: 'keepAliveTimeout', flags: '--keep-alive-timeout <s>', description: 'idle keep-alive connection lifetime', defaultValue: '5' },
+  { key: 'labAllow', flags: '--lab-allow <addr|cidr>', description: 'clients besides loopback that may use /-/lab and trace requests (repeatable)', repeatable: true, defaultValue: [] },
 ];
 
 export const POOL_OPTIONS: readonly OptionSpec[] = [
@@ -130,6 +139,8 @@ export interface ServeConfig {
   readonly accessLog: AccessLogFormat;
   readonly accessLogFile: string | undefined;
   readonly status: StatusOptions;
+  /** Addresses or CIDRs that may use the lab, besides loopback (checked by ops/lab-allow). */
+  readonly labAllow: readonly string[];
 }
 
 export type AccessLogFormat = 'off' | 'json' | 'combined';
@@ -223,6 +234,8 @@ export function serveConfig(raw: RawSources): ServeConfig {
     authorizers: r.take('authorizer', (v) => p.asList(v).map((item) => parseFastcgiMount(item, '--authorizer'))),
     docroot,
     fastcgiReadTimeoutMs: r.take('fastcgiReadTimeout', (v) => p.parseSeconds(v, 'FastCGI read timeout')),
+    // Checked here so that a bad entry is bad usage (exit 2), not a failure at start.
+    labAllow: r.take('labAllow', parseLabAllow),
     limits: {
       maxHeaderSize: r.take('maxHeaderSize', (v) => p.parseSize(v, 'max header size')),
       maxBodySize: r.take('maxBodySize', (v) => p.parseSize(v, 'max body size')),

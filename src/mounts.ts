@@ -15,6 +15,9 @@ import { createFastcgiMount } from './fastcgi/mount.js';
 import { startEmbeddedPool, type EmbeddedPool, type EmbeddedPoolExtras } from './pool/master.js';
 import { withAuthorizers } from './http/authorizer.js';
 import { createFastcgiClient } from './fastcgi/client.js';
+import { TraceRecorder } from './ops/trace.js';
+import { labAllow, type LabAllow } from './ops/lab-allow.js';
+import { createLabMount } from './ops/lab.js';
 
 export interface BuiltMounts {
   readonly mounts: Mount[];
@@ -24,6 +27,8 @@ export interface BuiltMounts {
   readonly counts: RequestCounts | undefined;
   /** The front tells the status page its own figures (in-flight requests). */
   setFront(figures: FrontFigures): void;
+  /** The lab's tracer and who may ask for a trace: handed to the front. */
+  readonly tracing: { readonly recorder: TraceRecorder; readonly allowed: LabAllow };
   /** Releases the shared resources (spawner, embedded pool), after the front closed its mounts. */
   close(): Promise<void>;
   /** The same at once: every worker and every forked script killed (a second stop signal). */
@@ -69,6 +74,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
     };
     return { counts, pages };
   })() : undefined;
+  const tracing = { recorder: new TraceRecorder(), allowed: labAllow(config.labAllow) };
   const unguarded: Mount[] = [
     createFastcgiMount({
       prefix: '/fcgi-bin/',
@@ -98,6 +104,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
       }),
     ),
     ...(ops ? [createStatusMount(ops.pages)] : []),
+    createLabMount({ publicDir: config.publicDir, ...tracing, pool: pool === undefined ? undefined : { stats: () => pool.stats(), reload: () => pool.reload() } }),
     createStaticMount({ root: config.publicDir, log: log.child({ component: 'static' }) }),
     createCgiMount({
       cgiBin: s.cgiBin,
@@ -119,6 +126,7 @@ export async function buildMounts(config: ServeConfig, log: Logger, version: str
   };
   return {
     mounts,
+    tracing,
     describe: { spawnBackend: spawner.backend, fcgiUpstreams: upstreams, workers: pool ? config.pool.workers : undefined },
     counts: ops?.counts,
     setFront: (figures) => {

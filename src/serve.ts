@@ -53,7 +53,7 @@ async function serve(config: ServeConfig, log: Logger, access: LogOutputs['acces
     // The embedded pool could not boot: it has already removed its socket directory.
     return fail(log, (err as Error).message, {});
   }
-  const front = createFront({ mounts: built.mounts, log, limits: config.limits, access, counts: built.counts });
+  const front = createFront({ mounts: built.mounts, log, limits: config.limits, access, counts: built.counts, tracing: built.tracing });
   built.setFront(front);
 
   try {

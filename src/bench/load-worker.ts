@@ -1,6 +1,6 @@
 // The load generator process: forked by the bench, runs autocannon, reports over IPC (never shares the server's CPU accounting).
 import type { LoadResult } from './types.js';
-import { summarizeLatencies } from './stats.js';
+import { liveLatency, summarizeLatencies, type LiveLatency } from './stats.js';
 
 /** Parent → worker: the one job of this process. */
 export interface LoadJob {
@@ -16,7 +16,7 @@ export interface LoadJob {
 /** Worker → parent. */
 export type LoadMessage =
   | { type: 'stage'; stage: 'warmup' | 'measure' }
-  | { type: 'progress'; elapsedS: number; responses: number }
+  | { type: 'progress'; elapsedS: number; responses: number; latency?: LiveLatency }
   | { type: 'result'; result: LoadResult }
   | { type: 'error'; message: string };
 
@@ -85,7 +85,15 @@ function runOnce(ac: Autocannon, job: LoadJob, seconds: number, samples: Samples
       responses++;
       samples?.push(ms);
     });
-    const tick = setInterval(() => send({ type: 'progress', elapsedS: (Date.now() - started) / 1000, responses }), 250);
+    // Each tick: the latencies of the last second (four ticks), for live charts (the lab).
+    const marks = [0, 0, 0, 0];
+    let ticks = 0;
+    const tick = setInterval(() => {
+      const from = marks[ticks % 4]!;
+      const latency = samples === null ? undefined : liveLatency(samples.view().subarray(from));
+      marks[ticks++ % 4] = samples?.length ?? 0;
+      send({ type: 'progress', elapsedS: (Date.now() - started) / 1000, responses, ...(latency === undefined ? {} : { latency }) });
+    }, 250);
   });
 }
 

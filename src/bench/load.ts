@@ -3,12 +3,14 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadJob, LoadMessage } from './load-worker.js';
 import type { LoadResult } from './types.js';
+import type { LiveLatency } from './stats.js';
 
 const WORKER = fileURLToPath(new URL('./load-worker.js', import.meta.url));
 
 export interface LoadHooks {
   onStage?(stage: 'warmup' | 'measure'): void;
-  onProgress?(elapsedS: number, responses: number): void;
+  /** `latency`: the last second's percentiles, each only when enough samples support it. */
+  onProgress?(elapsedS: number, responses: number, latency?: LiveLatency): void;
 }
 
 /**
@@ -38,7 +40,7 @@ export function runLoad(job: Omit<LoadJob, 'type'>, hooks: LoadHooks = {}, grace
     );
     child.on('message', (msg: LoadMessage) => {
       if (msg.type === 'stage') hooks.onStage?.(msg.stage);
-      else if (msg.type === 'progress') hooks.onProgress?.(msg.elapsedS, msg.responses);
+      else if (msg.type === 'progress') hooks.onProgress?.(msg.elapsedS, msg.responses, msg.latency);
       else if (msg.type === 'result') settle(null, msg.result);
       else if (msg.type === 'error') settle(new Error(msg.message));
     });

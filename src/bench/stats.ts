@@ -17,18 +17,48 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(n, Math.max(1, rank)) - 1] as number;
 }
 
+/**
+ * Whether `n` samples can support the p-th percentile: at least ten samples must lie beyond it,
+ * so p50 needs 20, p90 100, p99 1,000 and p99.9 10,000. Below that the value is one or two
+ * outliers, not a percentile, and the bench and the lab leave it out.
+ */
+export function enoughSamples(n: number, p: number): boolean {
+  return p < 100 && n * (1 - p / 100) >= 10 - 1e-9;
+}
+
+/** Latency percentiles of a window of samples, each only when the sample supports it (ms). */
+export interface LiveLatency {
+  readonly n: number;
+  readonly p50?: number;
+  readonly p90?: number;
+  readonly p99?: number;
+}
+
+/** Sorts a copy of `window` and keeps the percentiles that `enoughSamples` allows. */
+export function liveLatency(window: Float64Array): LiveLatency {
+  const sorted = Float64Array.from(window).sort();
+  const n = sorted.length;
+  const out: { n: number; p50?: number; p90?: number; p99?: number } = { n };
+  if (enoughSamples(n, 50)) out.p50 = percentile(sorted, 50);
+  if (enoughSamples(n, 90)) out.p90 = percentile(sorted, 90);
+  if (enoughSamples(n, 99)) out.p99 = percentile(sorted, 99);
+  return out;
+}
+
 /** Sorts (in place) and summarises latencies in ms. An empty sample gives NaN everywhere. */
 export function summarizeLatencies(samples: Float64Array): LatencySummary {
   samples.sort();
   let sum = 0;
   for (const v of samples) sum += v;
   return {
+    samples: samples.length,
     mean: samples.length > 0 ? sum / samples.length : NaN,
     p50: percentile(samples, 50),
     p90: percentile(samples, 90),
     p99: percentile(samples, 99),
     max: percentile(samples, 100),
-    distribution: DISTRIBUTION_POINTS.map((p) => [p, percentile(samples, p)] as [number, number]),
+    // Only the points the sample supports (no p99.9 from a few hundred requests).
+    distribution: DISTRIBUTION_POINTS.filter((p) => enoughSamples(samples.length, p)).map((p) => [p, percentile(samples, p)] as [number, number]),
   };
 }
 

@@ -1,6 +1,6 @@
 // Plain-text tables of a bench report for the terminal: one row per script and mode, then the ratios.
 import type { BenchReport, PhaseResult } from './types.js';
-import { fmt, fmtBytes, fmtMs } from './stats.js';
+import { enoughSamples, fmt, fmtBytes, fmtMs } from './stats.js';
 
 /** Right-aligns numbers, left-aligns the first `leftCols` columns; a row of null is a rule. */
 export function renderTable(headers: readonly string[], rows: ReadonlyArray<readonly string[] | null>, leftCols = 1): string {
@@ -14,7 +14,7 @@ export function renderTable(headers: readonly string[], rows: ReadonlyArray<read
   return [line(headers), rule, ...rows.map((r) => (r ? line(r) : rule))].join('\n') + '\n';
 }
 
-export const PHASE_HEADERS = ['script', 'mode', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'CPU s', 'CPU %', 'peak RSS'] as const;
+export const PHASE_HEADERS = ['script', 'mode', 'req/s', 'samples', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'CPU s', 'CPU %', 'peak RSS'] as const;
 
 export function phaseLabel(p: PhaseResult): string {
   return p.script ?? `static ${p.path}`;
@@ -31,9 +31,11 @@ export function phaseRow(p: PhaseResult): string[] {
     phaseLabel(p),
     modeLabel(p),
     fmt(p.reqPerSec),
-    fmtMs(l.p50),
-    fmtMs(l.p90),
-    fmtMs(l.p99),
+    String(l.samples),
+    // A percentile is shown only when the sample supports it (stats: enoughSamples).
+    enoughSamples(l.samples, 50) ? fmtMs(l.p50) : '-',
+    enoughSamples(l.samples, 90) ? fmtMs(l.p90) : '-',
+    enoughSamples(l.samples, 99) ? fmtMs(l.p99) : '-',
     fmtMs(l.max),
     String(p.load.errors),
     String(p.load.non2xx),

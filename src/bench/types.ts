@@ -30,6 +30,8 @@ export interface BenchOptions {
 
 /** Latency percentiles in milliseconds, for the table and the distribution chart. */
 export interface LatencySummary {
+  /** How many latencies the percentiles come from. */
+  samples: number;
   mean: number;
   p50: number;
   p90: number;

@@ -242,6 +242,7 @@ export class ClientConnection implements RecordSink, ReadGate {
     const ex = this.exchanges.claim((id) => new Exchange(this, id, job, this.settings.stdoutHighWaterMark));
     const id = ex.id;
     job.bind(ex, this.upstream);
+    if (job.trace !== undefined) job.trace.attach(id, this.out, this.decoder);
     this.out.write(encodeRequestHead(id, job.params, job.body === null, job.authorizer ? FCGI_AUTHORIZER : FCGI_RESPONDER));
     if (job.body !== null) {
       const w = new RecordWriter(this.out, FCGI_STDIN, id, 64 * 1024, null);

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { StdoutHolder } from './client-stdout.js';
 import type { AbortSignalLike, FastcgiEnd, FastcgiRequest, FastcgiResponse } from './client-types.js';
 import { FastcgiError } from './errors.js';
+import type { WireTrace } from './streams.js';
 
 /** The request on the wire, as the job sees it: something it can cancel (§5.4 ABORT_REQUEST). */
 export interface SentRequest {
@@ -74,6 +75,8 @@ class Response implements FastcgiResponse {
 export class ClientJob {
   readonly body: Readable | null;
   readonly authorizer: boolean;
+  /** Someone watches this request's records (ops/trace); undefined for every other request. */
+  readonly trace: WireTrace | undefined;
   /** STDOUT arrived (or END_REQUEST): request() resolved; a failure now rejects `ended`. */
   responded = false;
   settled = false;
@@ -101,6 +104,7 @@ export class ClientJob {
     this.authorizer = req.role === 'authorizer';
     this.signal = req.signal;
     this.stderr = req.onStderr;
+    this.trace = req.trace;
     this.onAbort = this.signal === undefined ? null : () => this.abort();
     if (this.onAbort !== null) this.signal!.addEventListener('abort', this.onAbort, { once: true });
   }

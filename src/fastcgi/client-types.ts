@@ -4,6 +4,7 @@
 // types one way only, from here, and never from each other in a circle.
 import type { Readable } from 'node:stream';
 import type { ProtocolStatus } from './protocol.js';
+import type { WireTrace } from './streams.js';
 
 /** Where to connect: a TCP host and port, or a unix socket path. */
 export type UpstreamAddress = { readonly host: string; readonly port: number } | { readonly path: string };
@@ -46,6 +47,8 @@ export interface FastcgiRequest {
   readonly onStderr?: (chunk: Buffer) => void;
   /** §6: 'responder' (default) or 'authorizer' (PARAMS only: give no body). */
   readonly role?: 'responder' | 'authorizer';
+  /** The lab's trace of this request (ops/trace): its records are watched on the connection. */
+  readonly trace?: WireTrace | undefined;
 }
 
 export interface FastcgiResponse {

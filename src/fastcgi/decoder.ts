@@ -20,6 +20,11 @@ export interface RecordSink {
   onRecord(type: number, requestId: number, content: Buffer): void;
 }
 
+/** Told of every record header as it is read: the lab's trace of one request (ops/trace). */
+export interface RecordTap {
+  header(type: number, requestId: number, contentLength: number, paddingLength: number): void;
+}
+
 const EMPTY = Buffer.alloc(0);
 
 const enum State { Header, Content, Padding }
@@ -45,6 +50,8 @@ export class RecordDecoder {
   private failed: FastcgiError | null = null;
   /** Stops the current push() loop: set by stop() from inside a callback (connection closed). */
   private stopped = false;
+  /** null unless a traced request is on this connection: one branch per record otherwise. */
+  tap: RecordTap | null = null;
 
   constructor(private readonly sink: RecordSink) {}
 
@@ -119,6 +126,7 @@ export class RecordDecoder {
     this.requestId = requestId;
     this.contentLeft = contentLength;
     this.paddingLeft = b[o + 6]!;
+    if (this.tap !== null) this.tap.header(type, requestId, contentLength, this.paddingLeft);
     this.stream = isStreamType(type);
     this.bodyFill = 0;
     if (contentLength === 0) {

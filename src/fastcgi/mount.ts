@@ -137,6 +137,7 @@ export function createFastcgiMount(opts: FastcgiMountOptions): Mount {
           params,
           body: body.stream,
           signal: gone,
+          trace: ctx.trace,
           onStderr: onStderr ?? ((chunk) => ctx.log.warn({ script: name, line: chunk.toString('utf8', 0, Math.min(chunk.length, 4096)) }, 'script stderr')),
         });
         return new FastcgiRun(response, gone, opts.onUpstreamError);

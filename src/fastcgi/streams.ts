@@ -2,6 +2,7 @@
 // Writable (STDOUT, STDERR, STDIN), and an inbound Readable with connection-level backpressure.
 import type { Socket } from 'node:net';
 import { Readable, Writable } from 'node:stream';
+import type { RecordDecoder } from './decoder.js';
 import { FCGI_HEADER_LEN, encodeRecord, encodeStream, paddingFor, writeHeader } from './protocol.js';
 
 /**
@@ -19,6 +20,8 @@ export class RecordOutput {
   private corked = false;
   private flushes = 0;
   private waiters: Array<() => void> = [];
+  /** null unless a traced request is on this connection (ops/trace): told of every write. */
+  tap: { wrote(buf: Buffer): void } | null = null;
 
   constructor(readonly socket: Socket) {
     socket.on('drain', () => this.release());
@@ -28,6 +31,7 @@ export class RecordOutput {
   write(buf: Buffer): void {
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return;
+    if (this.tap !== null) this.tap.wrote(buf);
     if (!this.corked) {
       this.corked = true;
       s.cork();
@@ -97,6 +101,14 @@ export class RecordOutput {
 
 function uncork(out: RecordOutput): void {
   out.uncorkNow();
+}
+
+/**
+ * A request someone watches (the lab, ops/trace): told its request id, the connection's output
+ * and its decoder when the request is sent, so that it can see the records of that id cross.
+ */
+export interface WireTrace {
+  attach(requestId: number, out: RecordOutput, decoder: RecordDecoder): void;
 }
 
 /** Told when a RecordWriter wrote its terminator record (after every byte before it). */

@@ -144,6 +144,8 @@ export class Gateway<T extends GatewayTarget> {
       if (err.failure !== null && !gone.aborted) answerFailure(res, ctx, target.scriptName, err.failure, undefined);
       return;
     }
+    // The lab's trace sees the CGI response as the script wrote it, before the parser (ops/trace).
+    if (ctx.trace !== undefined) run = ctx.trace.watch(run);
     // Once the script is over, nothing is left to abort (and redirect chains add no listeners).
     void run.over.then(gone.detach);
     const maxHeaderBytes = this.opts.maxHeaderBytes;

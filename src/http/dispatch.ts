@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ForkfastError, isForkfastError, sendError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Trace } from '../ops/trace.js';
 import type { Mount, RequestContext, RouteKind } from './route.js';
 
 /** RFC 3875 §6.2.2 local redirects chain; past this many the request is a loop (500). */
@@ -25,12 +26,13 @@ export class Dispatcher {
   }
 
   /** `previous` is the dispatch that redirected here (RFC 3875 §6.2.2), undefined at depth 0. */
-  async run(req: IncomingMessage, res: ServerResponse, id: string, log: Logger, method: string, target: string, depth: number, kindOut: { kind: RouteKind }, previous?: RequestContext): Promise<void> {
+  async run(req: IncomingMessage, res: ServerResponse, id: string, log: Logger, method: string, target: string, depth: number, kindOut: { kind: RouteKind }, previous?: RequestContext, trace?: Trace): Promise<void> {
     const q = target.indexOf('?');
     const rawPath = q < 0 ? target : target.slice(0, q);
     const query = q < 0 ? '' : target.slice(q + 1);
     const mount = this.find(rawPath);
-    const ctx = new DispatchContext(this, req, res, id, log, method, target, rawPath, query, depth, kindOut, previous, mount?.kind ?? 'static');
+    const ctx = new DispatchContext(this, req, res, id, log, method, target, rawPath, query, depth, kindOut, previous, mount?.kind ?? 'static', trace);
+    if (trace !== undefined) trace.context(ctx);
     kindOut.kind = ctx.kind;
     if (!mount || !rawPath.startsWith('/')) {
       sendError(res, mount ? 'FF_BAD_REQUEST' : 'FF_NOT_FOUND', id);
@@ -70,6 +72,7 @@ class DispatchContext implements RequestContext {
     private readonly kindOut: { kind: RouteKind },
     readonly previous: RequestContext | undefined,
     public kind: RouteKind,
+    readonly trace: Trace | undefined,
   ) {}
 
   get log(): Logger {
@@ -79,7 +82,7 @@ class DispatchContext implements RequestContext {
   redirect(next: string): Promise<void> {
     const depth = this.redirectDepth + 1;
     if (depth > MAX_REDIRECT_DEPTH) return Promise.reject(new ForkfastError('FF_REDIRECT_LOOP', `more than ${MAX_REDIRECT_DEPTH} local redirects`));
-    return this.dispatcher.run(this.req, this.res, this.id, this.baseLog, 'GET', next, depth, this.kindOut, this);
+    return this.dispatcher.run(this.req, this.res, this.id, this.baseLog, 'GET', next, depth, this.kindOut, this, this.trace);
   }
 }
 

@@ -1,6 +1,7 @@
 // The mount table's contract: what a route handler receives and how it hands back control.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
+import type { Trace } from '../ops/trace.js';
 
 export type RouteKind = 'static' | 'cgi' | 'fastcgi' | 'ops';
 
@@ -33,6 +34,8 @@ export interface RequestContext {
   metaVariables?: Readonly<Record<string, string>> | undefined;
   /** The Variable-NAME values of a FastCGI Authorizer that allowed this dispatch (http/authorizer). */
   authorizerVariables?: Readonly<Record<string, string>> | undefined;
+  /** The lab's trace of this request (ops/trace), undefined unless one was asked for: hooks test this field only. */
+  readonly trace?: Trace | undefined;
   /** The route kind that took the request, for the access log. */
   kind: RouteKind;
   /** Re-dispatch as a GET to a local path (a CGI local redirect). Rejects past the depth limit. */

@@ -11,6 +11,7 @@ import { sendError } from '../errors.js';
 import type { Mount, RouteKind } from './route.js';
 import type { AccessLog } from './access-log.js';
 import type { RequestCounts } from '../ops/request-counts.js';
+import { TRACE_HEADER, type TraceRecorder } from '../ops/trace.js';
 
 export interface FrontOptions {
   readonly mounts: readonly Mount[];
@@ -20,6 +21,8 @@ export interface FrontOptions {
   readonly access?: AccessLog | undefined;
   /** Per-request counts for /-/metrics (ops/request-counts.ts); absent with --status off. */
   readonly counts?: RequestCounts | undefined;
+  /** The lab's tracer, and who may ask it for a trace (TRACE_HEADER); absent: no request is traced. */
+  readonly tracing?: { readonly recorder: TraceRecorder; readonly allowed: (remote: string | undefined) => boolean };
 }
 
 export interface Front {
@@ -51,6 +54,7 @@ function parseErrorStatus(err: NodeJS.ErrnoException & { reason?: string }): num
 export function createFront(opts: FrontOptions): Front {
   const { log, limits, access, counts } = opts;
   const dispatcher = new Dispatcher(opts.mounts);
+  const tracing = opts.tracing;
   const prefix = process.pid.toString(36) + '-';
   let seq = 0;
   let inFlight = 0;
@@ -93,7 +97,11 @@ export function createFront(opts: FrontOptions): Front {
       sendError(res, 'FF_BODY_TOO_LARGE', id, { connection: 'close' });
       return;
     }
-    void dispatcher.run(req, res, id, log, req.method ?? 'GET', head.target, 0, route);
+    // One header lookup per request; a trace only for a client the lab allows (ops/lab-allow).
+    const traceId = tracing === undefined ? undefined : req.headers[TRACE_HEADER];
+    const trace = traceId === undefined || !tracing!.allowed(socket.remoteAddress) ? undefined : tracing!.recorder.begin(traceId, id);
+    if (trace !== undefined) res.once('close', () => trace.finish(res.statusCode));
+    void dispatcher.run(req, res, id, log, req.method ?? 'GET', head.target, 0, route, undefined, trace);
   };
 
   const server = createServer(

@@ -15,7 +15,7 @@ export function phase(script: string | null, mode: PhaseResult['mode'], reqPerSe
       non2xx: 0,
       errors: 0,
       timeouts: 0,
-      latency: { mean: p50, p50, p90: p50 * 2, p99: p50 * 3, max: p50 * 4, distribution: dist },
+      latency: { samples: reqPerSec * 2, mean: p50, p50, p90: p50 * 2, p99: p50 * 3, max: p50 * 4, distribution: dist },
       generatorCpuPercent: mode === 'static' ? 97 : 30,
     },
     usage: { cpuS: 1.5, cpuPercent: 75, peakRssBytes: 80 * 1024 * 1024 },
