@@ -89,7 +89,7 @@ ${generatorNote(r)}<p class="meta">req/s counts 2xx responses only. CPU is the s
 <section><h2>How it was measured</h2>
 <dl>
 <dt>load</dt><dd>autocannon in its own process, ${s.connections} keep-alive connections, ${s.warmup} s warm-up then ${s.duration} s measured per phase, phases one after the other</dd>
-<dt>workers</dt><dd>${s.workers === null ? 'server default' : String(s.workers)}</dd>
+<dt>workers</dt><dd>${s.workers === null ? 'not known (a server we did not start)' : String(s.workers)}</dd>
 <dt>machine</dt><dd>${esc(`${m.cpus} × ${m.cpuModel}; ${m.platform} ${m.release}; node ${m.node}`)}</dd>
 </dl>
 </section>

@@ -1,7 +1,7 @@
 // `forkfast bench`: the same load on /cgi-bin/<script>, /fcgi-bin/<script> and a static file, then the report.
 import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { cpus, platform, release } from 'node:os';
+import { availableParallelism, cpus, platform, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
@@ -112,6 +112,7 @@ export async function runBench(options: BenchOptions, log: Logger): Promise<numb
   try {
     let base: string;
     let staticPath: string;
+    const ownWorkers = o.workers ?? availableParallelism();
     if (o.url) {
       base = o.url.replace(/\/+$/, '');
       staticPath = o.staticPath ?? '/';
@@ -122,7 +123,8 @@ export async function runBench(options: BenchOptions, log: Logger): Promise<numb
         if (!existsSync(file) || !statSync(file).isFile()) return fail(`unknown script "${s}": no such file in ${cgiBin}`, 2);
       }
       try {
-        server = await startServer({ cgiBin, ...(o.workers !== undefined ? { workers: o.workers } : {}) }, log);
+        // Always given, so the report names the worker count used (not one FORKFAST_WORKERS changed).
+        server = await startServer({ cgiBin, workers: ownWorkers }, log);
       } catch (err) {
         return fail((err as Error).message, 1);
       }
@@ -160,7 +162,7 @@ export async function runBench(options: BenchOptions, log: Logger): Promise<numb
       target: base,
       ownServer: server !== null,
       machine: machine(),
-      settings: { duration: o.duration, connections: o.connections, warmup: o.warmup, workers: o.workers ?? null },
+      settings: { duration: o.duration, connections: o.connections, warmup: o.warmup, workers: server !== null ? ownWorkers : null },
       phases: results,
       ratios: residentForkRatios(results),
     };

@@ -18,12 +18,13 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 }
 
 /**
- * Whether `n` samples can support the p-th percentile: at least ten samples must lie beyond it,
- * so p50 needs 20, p90 100, p99 1,000 and p99.9 10,000. Below that the value is one or two
- * outliers, not a percentile, and the bench and the lab leave it out.
+ * Whether `n` samples can support the p-th percentile: at least ten samples must lie beyond it
+ * (above it, or below it for a low percentile), so p50 needs 20, p90 and p10 100, p99 and p1
+ * 1,000, p99.9 10,000. Below that the value is one or two outliers, not a percentile, and the
+ * bench and the lab leave it out.
  */
 export function enoughSamples(n: number, p: number): boolean {
-  return p < 100 && n * (1 - p / 100) >= 10 - 1e-9;
+  return p > 0 && p < 100 && (n * Math.min(p, 100 - p)) / 100 >= 10 - 1e-9;
 }
 
 /** Latency percentiles of a window of samples, each only when the sample supports it (ms). */

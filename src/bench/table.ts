@@ -64,7 +64,7 @@ export function reportText(r: BenchReport): string {
   const s = r.settings;
   const head =
     `forkfast bench: ${r.target}${r.ownServer ? ' (own server)' : ''}; ${s.connections} connections, ` +
-    `${s.duration} s measured after ${s.warmup} s warm-up per phase; ${r.machine.cpus} CPUs, node ${r.machine.node}\n\n`;
+    `${s.duration} s measured after ${s.warmup} s warm-up per phase; ${s.workers === null ? '' : `${s.workers} pool workers; `}${r.machine.cpus} CPUs, node ${r.machine.node}\n\n`;
   const rows: Array<string[] | null> = [];
   let last: string | null | undefined;
   for (const p of r.phases) {

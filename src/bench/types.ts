@@ -97,6 +97,7 @@ export interface BenchReport {
   target: string;
   ownServer: boolean;
   machine: MachineInfo;
+  /** workers: the pool size our own server ran with; null when the target is not ours (--url). */
   settings: { duration: number; connections: number; warmup: number; workers: number | null };
   phases: PhaseResult[];
   ratios: ScriptRatio[];

@@ -21,7 +21,8 @@ test('renderTable aligns columns and draws rules', () => {
 test('reportText has one row per phase and the ratios', () => {
   const text = reportText(sampleReport());
   assert.match(text, /^forkfast bench: http:\/\/127\.0\.0\.1:1234 \(own server\); 8 connections/);
-  assert.match(text, /static \/1k\.txt\s+static\s+20,000\s+0\.80/);
+  assert.match(text, /static \/1k\.txt\s+static\s+20,000\s+40000\s+0\.80/, 'req/s, then the sample count, then p50');
+  assert.match(text, /2 pool workers/);
   assert.match(text, /hello\.sh\s+cgi \(fork\)\s+900/);
   assert.match(text, /hello\.sh\s+fcgi \(resident\)\s+1,000/);
   assert.match(text, /resident\/fork ratio for hello\.sh: 1\.1x/);

@@ -85,7 +85,8 @@ test('a short real run: every phase measured, JSON, HTML, table, nothing left ru
     assert.ok(stat.usage && stat.usage.cpuS > 0 && stat.usage.peakRssBytes > 0, 'server usage measured');
     for (const p of report.phases) assert.ok(p.load.ok > 0, `${p.path} answered`);
     assert.equal(report.ratios.length, 2);
-    assert.match(r.stdout, /script\s+mode\s+req\/s\s+p50 ms/);
+    assert.match(r.stdout, /script\s+mode\s+req\/s\s+samples\s+p50 ms/);
+    assert.match(r.stdout, /; 2 pool workers; /, 'the worker count used');
     assert.match(r.stdout, /hello\.mjs\s+fcgi \(resident\)/);
     assert.match(r.stdout, /resident\/fork ratio for hello\.mjs/);
     assert.match(readFileSync(out, 'utf8'), /^<!doctype html>[\s\S]*<svg /);

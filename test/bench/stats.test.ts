@@ -24,9 +24,13 @@ test('summarizeLatencies sorts numerically and fills the distribution', () => {
   assert.equal(s.p90, 40);
   assert.equal(s.max, 100);
   assert.equal(s.mean, 21.05);
-  assert.deepEqual(s.distribution[0], [1, 0.5]);
-  assert.equal(s.distribution.length, 9);
-  const sorted = s.distribution.map(([, v]) => v);
+  assert.equal(s.samples, 10);
+  // Ten samples support no point of the distribution (p50 needs 20): none is drawn.
+  assert.deepEqual(s.distribution, []);
+  const many = summarizeLatencies(Float64Array.from({ length: 2000 }, (_, i) => 2000 - i));
+  assert.deepEqual(many.distribution[0], [1, 20]);
+  assert.deepEqual(many.distribution.map(([p]) => p), [1, 10, 25, 50, 75, 90, 95, 99], 'no p99.9 from 2,000 samples');
+  const sorted = many.distribution.map(([, v]) => v);
   assert.deepEqual([...sorted].sort((a, b) => a - b), sorted, 'monotonic');
 });
 
