@@ -52,7 +52,7 @@ function recordsTable(records) {
 function timing(mount, trace) {
   const m = trace.marks;
   const rows = mount === '/cgi-bin/'
-    ? [['spawn (queue, fork, exec)', m.spawned], ['first byte of output', m['first-byte']], ['total', m.finished]]
+    ? [['spawn (queue, fork, exec)', m.spawned], ['first output read (all of it, when small)', m['first-byte']], ['total', m.finished]]
     : [['queueing (to BEGIN_REQUEST)', m['begin-request']], ['handler (BEGIN_REQUEST → END_REQUEST)', m['end-request'] !== undefined && m['begin-request'] !== undefined ? m['end-request'] - m['begin-request'] : undefined], ['total', m.finished]];
   const t = el('table', { className: 'timing' });
   for (const [k, v] of rows) t.append(el('tr', {}, el('th', { scope: 'row', textContent: k }), el('td', { textContent: v === undefined ? '–' : `${v.toFixed(2)} ms` })));
