@@ -19,6 +19,7 @@ import { FAST_STOP_MS } from './pool/arbiter.js';
 import { removePidFile, reopenWorkerLogs, writePidFile } from './pool/master.js';
 import { stateFileOf } from './pool/reload-state.js';
 import { ReloadTracker } from './pool/reload-tracker.js';
+import { startBufferReclaim } from './http/buffer-reclaim.js';
 
 type Front = ReturnType<typeof createFront>;
 
@@ -53,6 +54,7 @@ async function serve(config: ServeConfig, log: Logger, access: LogOutputs['acces
     // The embedded pool could not boot: it has already removed its socket directory.
     return fail(log, (err as Error).message, {});
   }
+  startBufferReclaim();
   const front = createFront({ mounts: built.mounts, log, limits: config.limits, access, counts: built.counts, tracing: built.tracing });
   built.setFront(front);
 
