@@ -257,11 +257,9 @@ elif any_wanted nginx-static-1k nginx-fcgiwrap-sh nginx-fpm nginx-fpm-keepconn n
   fi
 
   if any_wanted nginx-ffpool-mjs nginx-ffpool-mjs-keepconn; then
-    start_server forkfast-pool "$NODE" "$CLI" pool --listen "$T/run/forkfast-pool.sock" --cgi-bin "$T/cgi-bin" --workers "$WORKERS" --log-level warn
-    # nginx workers run as nobody when we are root: open the socket to them like php-fpm's
-    # listen.mode = 0666 (forkfast pool has no such option; the socket follows the umask).
-    for i in $(seq 1 100); do [ -S "$T/run/forkfast-pool.sock" ] && break; sleep 0.1; done
-    chmod 666 "$T/run/forkfast-pool.sock" 2>/dev/null || true
+    # nginx workers run as nobody when we are root: open the socket to them as php-fpm's
+    # listen.mode = 0666 does for the php-fpm rows.
+    start_server forkfast-pool "$NODE" "$CLI" pool --listen "$T/run/forkfast-pool.sock" --listen-mode 0666 --cgi-bin "$T/cgi-bin" --workers "$WORKERS" --log-level warn
     if wait_ready "$NG/ffpool/hello.mjs"; then
       scenario nginx-ffpool-mjs          "$NG/ffpool/hello.mjs"   hello "nginx + forkfast pool --workers $WORKERS, new FastCGI conn per request"
       scenario nginx-ffpool-mjs-keepconn "$NG/ffpoolka/hello.mjs" hello "as nginx-ffpool-mjs + fastcgi_keep_conn, upstream keepalive 32"
@@ -271,9 +269,7 @@ elif any_wanted nginx-static-1k nginx-fcgiwrap-sh nginx-fpm nginx-fpm-keepconn n
   # The same pool speaking uwsgi and SCGI (uwsgi_pass, scgi_pass: a connection per request).
   for proto in uwsgi scgi; do
     wanted "nginx-ff$proto-mjs" || continue
-    start_server "forkfast-pool-$proto" "$NODE" "$CLI" pool --protocol "$proto" --listen "$T/run/forkfast-pool-$proto.sock" --cgi-bin "$T/cgi-bin" --workers "$WORKERS" --log-level warn
-    for i in $(seq 1 100); do [ -S "$T/run/forkfast-pool-$proto.sock" ] && break; sleep 0.1; done
-    chmod 666 "$T/run/forkfast-pool-$proto.sock" 2>/dev/null || true
+    start_server "forkfast-pool-$proto" "$NODE" "$CLI" pool --protocol "$proto" --listen "$T/run/forkfast-pool-$proto.sock" --listen-mode 0666 --cgi-bin "$T/cgi-bin" --workers "$WORKERS" --log-level warn
     wait_ready "$NG/ff$proto/hello.mjs" && scenario "nginx-ff$proto-mjs" "$NG/ff$proto/hello.mjs" hello "nginx + forkfast pool --protocol $proto --workers $WORKERS"
   done
 fi
